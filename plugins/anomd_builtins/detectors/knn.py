@@ -1,0 +1,52 @@
+"""k-nearest-neighbour distance detector (Ramaswamy et al., 2000)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+import anomd
+from anomd.detectors import DetectorSpec
+
+from ._pyod import PyODDetector
+
+
+class KNNParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    n_neighbors: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="k.")] = 5
+    method: Literal["largest", "mean", "median"] = "largest"
+    algorithm: Literal["auto", "ball_tree", "kd_tree", "brute"] = "auto"
+    leaf_size: Annotated[int, msgspec.Meta(ge=1)] = 30
+    metric: Literal["minkowski", "euclidean", "manhattan", "chebyshev"] = "minkowski"
+    p: Annotated[int, msgspec.Meta(ge=1)] = 2
+
+
+def build(params: KNNParams, contamination: float) -> PyODDetector:
+    from pyod.models.knn import KNN
+
+    return PyODDetector(
+        KNN(
+            n_neighbors=params.n_neighbors, method=params.method, algorithm=params.algorithm,
+            leaf_size=params.leaf_size, metric=params.metric, p=params.p, contamination=contamination,
+        )
+    )
+
+
+SPEC = DetectorSpec(
+    id="knn",
+    name="k-Nearest Neighbours",
+    description="Scores a row by the distance to its k-th nearest training row (or the mean/median of k).",
+    category="proximity",
+    speed="medium",
+    memory="high",
+    best_for="Low- to mid-dimensional data where distance means similarity; a strong baseline.",
+    params=KNNParams,
+    build=build,
+    # Training scores leave each row out, so k neighbours need k + 1 rows.
+    min_samples=lambda params: params.n_neighbors + 1,
+)
+
+
+@anomd.hookimpl
+def register_detectors(register):
+    register(SPEC)

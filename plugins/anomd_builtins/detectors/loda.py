@@ -1,0 +1,45 @@
+"""LODA: lightweight on-line detector of anomalies (Pevný, 2016)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+import anomd
+from anomd.detectors import DetectorSpec
+
+from ._pyod import PyODDetector
+
+
+class LODAParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    n_bins: Annotated[int, msgspec.Meta(ge=2, le=10_000, description="Histogram bins per projection.")] = 10
+    n_random_cuts: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="Random projections.")] = 100
+    random_state: int | None = 42
+
+
+def build(params: LODAParams, contamination: float) -> PyODDetector:
+    from pyod.models.loda import LODA
+
+    return PyODDetector(
+        LODA(n_bins=params.n_bins, n_random_cuts=params.n_random_cuts, random_state=params.random_state,
+             contamination=contamination)
+    )
+
+
+SPEC = DetectorSpec(
+    id="loda",
+    name="LODA",
+    description="Averages the negative log density of one-dimensional histograms over sparse random projections.",
+    category="ensemble",
+    speed="fast",
+    memory="low",
+    best_for="Streams and large data: cheap to fit and to score, robust to irrelevant features.",
+    params=LODAParams,
+    build=build,
+)
+
+
+@anomd.hookimpl
+def register_detectors(register):
+    register(SPEC)

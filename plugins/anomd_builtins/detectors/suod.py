@@ -1,0 +1,94 @@
+"""SUOD: a scalable ensemble of heterogeneous detectors (Zhao et al., 2021).
+
+Needs the optional ``suod`` package. The default ensemble is small on purpose (LOF, HBOS,
+COPOD, isolation forest) so fitting stays in seconds on one core.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+import anomd
+from anomd.detectors import DetectorSpec
+
+from ._pyod import PyODDetector
+
+BaseName = Literal["lof", "hbos", "copod", "ecod", "isolation_forest", "knn", "loda"]
+
+
+class SUODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    base_estimators: Annotated[list[BaseName], msgspec.Meta(min_length=1, max_length=20)] = msgspec.field(
+        default_factory=lambda: ["lof", "hbos", "copod", "isolation_forest"]
+    )
+    combination: Literal["average", "maximization"] = "average"
+    rp_flag_global: bool = True
+    approx_flag_global: bool = True
+    bps_flag: bool = True
+    random_state: int | None = 42
+
+
+def _base(name: str, seed: int | None):
+    from pyod.models.copod import COPOD
+    from pyod.models.ecod import ECOD
+    from pyod.models.hbos import HBOS
+    from pyod.models.iforest import IForest
+    from pyod.models.knn import KNN
+    from pyod.models.loda import LODA
+    from pyod.models.lof import LOF
+
+    return {
+        "lof": lambda: LOF(n_neighbors=20),
+        "hbos": HBOS,
+        "copod": COPOD,
+        "ecod": ECOD,
+        "isolation_forest": lambda: IForest(n_estimators=100, random_state=seed),
+        "knn": KNN,
+        "loda": lambda: LODA(random_state=seed),
+    }[name]()
+
+
+class SUODDetector(PyODDetector):
+    """Seeds numpy around fit: SUOD's random projections draw from the global generator."""
+
+    def __init__(self, params: SUODParams, contamination: float) -> None:
+        from pyod.models.suod import SUOD
+
+        self.seed = params.random_state
+        super().__init__(
+            SUOD(
+                base_estimators=[_base(n, params.random_state) for n in params.base_estimators],
+                combination=params.combination, rp_flag_global=params.rp_flag_global,
+                approx_flag_global=params.approx_flag_global, bps_flag=params.bps_flag,
+                contamination=contamination, n_jobs=1, verbose=False,
+            )
+        )
+
+    def fit(self, X):
+        import numpy as np
+
+        if self.seed is not None:
+            np.random.seed(self.seed)
+        return super().fit(X)
+
+
+SPEC = DetectorSpec(
+    id="suod",
+    name="SUOD",
+    description="Trains several detectors with random projection and model approximation, then combines their scores.",
+    category="ensemble",
+    speed="slow",
+    memory="high",
+    best_for="Accuracy through diversity when no single detector is clearly right; batch rather than per-point use.",
+    params=SUODParams,
+    build=SUODDetector,
+    requires=("suod",),
+    install_hint="Install the extra: pip install 'anomd[suod]' (or uv sync --extra suod).",
+    min_samples=lambda params: 21 if "lof" in params.base_estimators else 6,
+)
+
+
+@anomd.hookimpl
+def register_detectors(register):
+    register(SPEC)

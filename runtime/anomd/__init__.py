@@ -1,0 +1,79 @@
+"""anomd: a plugin-driven anomaly-detection runtime.
+
+Batch use without a server::
+
+    import anomd
+
+    service = anomd.AnomalyService()           # filesystem store in ./.anomd
+    service.fit(rows, model="fraud", backend="ecod")
+    fitted, scores = service.score(new_rows, model="fraud", backend="ecod")
+
+    scores = anomd.detect(rows, backend="isolation_forest")   # fit and score, nothing stored
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from anomd.hookspecs import hookimpl
+
+__all__ = ["AnomalyService", "DetectorSpec", "Scores", "detect", "hookimpl"]
+
+if TYPE_CHECKING:
+    from anomd.detectors import DetectorSpec
+    from anomd.model import Scores
+    from anomd.service import AnomalyService
+
+_LAZY = {
+    "AnomalyService": "anomd.service",
+    "DetectorSpec": "anomd.detectors",
+    "Scores": "anomd.model",
+    "FittedModel": "anomd.model",
+    "PluginHost": "anomd.plugins",
+    "load_settings": "anomd.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Plugins import ``anomd.hookimpl`` at load time; importing the service (and with it numpy
+    # and the storage stack) lazily keeps that cheap and free of import cycles.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'anomd' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def detect(data: Any, *, backend: str = "ecod", contamination: float = 0.1, **kwargs: Any) -> Scores:
+    """Fits ``backend`` on ``data`` and scores the same rows, storing nothing.
+
+    Args:
+        data: Rows as lists of numbers, dicts keyed by column name, or a 2-D numpy array.
+        backend: Detector id (see ``anomd backends``).
+        contamination: Expected share of anomalies; sets the threshold.
+        **kwargs: ``normalization``, ``params``, ``schema``, ``threshold``.
+    """
+    from anomd.model import train
+    from anomd.errors import NotFound
+
+    host = _default_plugins()
+    spec = host.detectors.get(backend)
+    if spec is None:
+        raise NotFound(f"unknown backend {backend!r}; available: {', '.join(host.detectors)}")
+    spec.require_available()
+    threshold = kwargs.pop("threshold", None)
+    fitted = train(spec, data, name="detect", contamination=contamination, **kwargs)
+    return fitted.score(data, threshold=threshold)
+
+
+_plugins: Any = None
+
+
+def _default_plugins() -> Any:
+    global _plugins
+    if _plugins is None:
+        from anomd.plugins import PluginHost
+
+        _plugins = PluginHost()
+    return _plugins

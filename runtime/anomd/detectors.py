@@ -1,0 +1,133 @@
+"""What a detector plugin provides: a spec with metadata, a parameter Struct and a factory.
+
+The estimator contract follows scikit-learn and PyOD: building a detector only stores its
+parameters, ``fit`` learns state, ``score`` returns raw scores where higher means more
+anomalous. Thresholding and normalisation are the runtime's job, not the detector's, so every
+backend gets the same semantics.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import msgspec
+import numpy as np
+
+from anomd.errors import BackendUnavailable, InvalidInput
+
+Speed = Literal["fast", "medium", "slow"]
+Memory = Literal["low", "medium", "high"]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """A fitted-or-unfitted anomaly detector over a float matrix.
+
+    Attributes:
+        training_scores_: Raw scores of the training rows, set by ``fit``. The runtime learns
+            the threshold and the normalisation from them, so they should be the scores the
+            detector would give those rows as unseen data (leave-one-out style where the
+            algorithm supports it, as PyOD's ``decision_scores_`` are).
+    """
+
+    training_scores_: np.ndarray
+
+    def fit(self, X: np.ndarray) -> Detector:
+        """Learns from ``X`` (n_rows × n_features, finite float64) and returns ``self``."""
+        ...
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """Returns one raw score per row of ``X``; higher means more anomalous."""
+        ...
+
+
+class NoParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Parameter Struct for a detector without hyper-parameters."""
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """Everything the runtime needs to know about one detector backend.
+
+    Attributes:
+        id: The ``backend`` value clients send; lower case, digits and ``_``.
+        name: Human name shown in ``/backends``.
+        description: One sentence on how the detector works.
+        category: Family of the algorithm (``probabilistic``, ``proximity``, ``ensemble``...).
+        speed: Rough training-and-scoring cost class.
+        memory: Rough memory class of a fitted model.
+        best_for: What kind of data it suits.
+        params: A msgspec Struct type (``forbid_unknown_fields=True``). It validates the
+            request's ``params`` and its JSON schema is published in ``/backends``.
+        build: ``build(params, contamination) -> Detector``; stores settings, must not fit.
+            Randomised detectors take their seed from a ``random_state`` parameter.
+        requires: Import names of optional dependencies; when one is missing the backend is
+            listed as unavailable and refuses requests with ``install_hint``.
+        install_hint: What an operator runs to make the backend available.
+        min_samples: Fewest training rows the backend accepts, given its parameters.
+    """
+
+    id: str
+    name: str
+    description: str
+    category: str
+    speed: Speed
+    memory: Memory
+    best_for: str
+    params: type[msgspec.Struct]
+    build: Callable[[Any, float], Detector]
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+    min_samples: Callable[[Any], int] = field(default=lambda params: 2)
+
+    def missing_dependencies(self) -> list[str]:
+        """Optional dependencies that cannot be imported (checked without importing them)."""
+        return [name for name in self.requires if importlib.util.find_spec(name) is None]
+
+    @property
+    def available(self) -> bool:
+        return not self.missing_dependencies()
+
+    def require_available(self) -> DetectorSpec:
+        """Returns ``self``, or raises a clear error naming what to install.
+
+        Raises:
+            BackendUnavailable: An optional dependency is missing.
+        """
+        missing = self.missing_dependencies()
+        if missing:
+            raise BackendUnavailable(
+                f"backend {self.id!r} is not available: missing {', '.join(missing)}. {self.install_hint}"
+            )
+        return self
+
+    def parse_params(self, raw: dict[str, Any] | None) -> msgspec.Struct:
+        """Validates ``params`` against the backend's Struct.
+
+        Raises:
+            InvalidInput: Naming the offending key, e.g. ``unknown parameter `foo```.
+        """
+        try:
+            return msgspec.convert(raw or {}, self.params, strict=True)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(f"invalid params for backend {self.id!r}: {_explain(exc)}") from None
+
+    def params_schema(self) -> dict[str, Any]:
+        """The JSON schema of ``params``, inlined so clients need no ``$defs`` lookup."""
+        schema = msgspec.json.schema(self.params)
+        defs = schema.pop("$defs", {})
+        ref = schema.pop("$ref", None)
+        if ref:
+            schema = {**defs[ref.rsplit("/", 1)[-1]], **schema}
+        return schema
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    """Turns msgspec's ``... - at `$.key``` into ``... (key `key`)`` wording for params."""
+    text = str(exc)
+    if text.startswith("Object contains unknown field"):
+        return "unknown parameter " + text.removeprefix("Object contains unknown field ").split(" ")[0]
+    return text.replace("- at `$.", "- at parameter `")

@@ -1,0 +1,212 @@
+"""Rows as clients send them → a finite float matrix, and back to the same columns later.
+
+Dict rows are matched by key name, never by key order: the encoder fixes the column order when
+a model is fitted and reuses it for every later request. Strings become one-hot categories and
+booleans 0/1, so transaction-like records work without client-side preparation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+
+from anomd.errors import InvalidInput
+
+ColumnKind = Literal["numeric", "boolean", "categorical"]
+
+_KIND_ALIASES: dict[str, ColumnKind] = {
+    "numeric": "numeric", "number": "numeric", "float": "numeric", "int": "numeric",
+    "integer": "numeric", "boolean": "boolean", "bool": "boolean", "categorical": "categorical",
+    "category": "categorical", "string": "categorical", "str": "categorical",
+}
+
+Row = Sequence[float] | Mapping[str, Any]
+
+
+class Column(msgspec.Struct, frozen=True):
+    """One input column and how it becomes features."""
+
+    name: str
+    kind: ColumnKind
+    categories: tuple[str, ...] = ()
+
+    @property
+    def features(self) -> list[str]:
+        if self.kind == "categorical":
+            return [f"{self.name}={c}" for c in self.categories]
+        return [self.name]
+
+
+class RowEncoder(msgspec.Struct, frozen=True):
+    """The fitted column layout of dict rows; ``None`` encoder means plain numeric list rows."""
+
+    columns: tuple[Column, ...]
+
+    @property
+    def features(self) -> list[str]:
+        return [f for column in self.columns for f in column.features]
+
+    def describe(self) -> dict[str, Any]:
+        return {"schema": {c.name: c.kind for c in self.columns}, "features": self.features}
+
+    @classmethod
+    def infer(cls, rows: Sequence[Mapping[str, Any]], schema: Mapping[str, str] | None) -> RowEncoder:
+        """Learns columns (sorted by name) and categories from training rows."""
+        names = sorted(rows[0].keys())
+        _check_same_keys(rows, set(names))
+        declared = {k: _kind(k, v) for k, v in (schema or {}).items()}
+        unknown = sorted(set(declared) - set(names))
+        if unknown:
+            raise InvalidInput(f"schema names columns not present in data: {', '.join(unknown)}")
+        columns = []
+        for name in names:
+            kind = declared.get(name) or _infer_kind(name, rows)
+            categories: tuple[str, ...] = ()
+            if kind == "categorical":
+                categories = tuple(sorted({str(r[name]) for r in rows}))
+            columns.append(Column(name, kind, categories))
+        return cls(tuple(columns))
+
+    def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encodes dict rows by key name into the fitted feature layout."""
+        expected = {c.name for c in self.columns}
+        _check_same_keys(rows, expected, fitted=True)
+        width = sum(len(c.features) for c in self.columns)
+        out = np.zeros((len(rows), width), dtype=np.float64)
+        offset = 0
+        for column in self.columns:
+            name = column.name
+            if column.kind == "categorical":
+                lookup = {c: i for i, c in enumerate(column.categories)}
+                for i, row in enumerate(rows):
+                    j = lookup.get(str(row[name]))
+                    if j is not None:
+                        out[i, offset + j] = 1.0
+                offset += len(column.categories)
+                continue
+            for i, row in enumerate(rows):
+                out[i, offset] = _number(row[name], name, i, column.kind)
+            offset += 1
+        return out
+
+
+def _kind(column: str, declared: str) -> ColumnKind:
+    kind = _KIND_ALIASES.get(str(declared).lower())
+    if kind is None:
+        raise InvalidInput(
+            f"schema type {declared!r} for column {column!r} is not one of numeric, boolean, categorical"
+        )
+    return kind
+
+
+def _infer_kind(name: str, rows: Sequence[Mapping[str, Any]]) -> ColumnKind:
+    values = [r[name] for r in rows]
+    if all(isinstance(v, bool) for v in values):
+        return "boolean"
+    if any(isinstance(v, str) for v in values):
+        return "categorical"
+    return "numeric"
+
+
+def _number(value: Any, column: str, row: int, kind: str) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise InvalidInput(f"row {row}, column {column!r}: value is not finite ({value})")
+        return number
+    raise InvalidInput(f"row {row}, column {column!r}: expected a {kind} value, got {value!r}")
+
+
+def _check_same_keys(rows: Sequence[Mapping[str, Any]], expected: set[str], fitted: bool = False) -> None:
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InvalidInput(f"row {i} is not an object; rows must be all lists or all objects")
+        keys = row.keys()
+        if keys != expected:
+            missing = sorted(expected - set(keys))
+            extra = sorted(set(keys) - expected)
+            where = "the model was fitted on" if fitted else "row 0 has"
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(map(repr, missing))}")
+            if extra:
+                parts.append(f"unexpected {', '.join(map(repr, extra))}")
+            raise InvalidInput(f"row {i}: {'; '.join(parts)} ({where} columns {sorted(expected)})")
+
+
+def numeric_matrix(rows: Sequence[Sequence[float]], width: int | None = None) -> np.ndarray:
+    """Validates list rows: same width, numbers only, all finite."""
+    n_cols = len(rows[0])
+    if n_cols == 0:
+        raise InvalidInput("rows must have at least one column")
+    for i, row in enumerate(rows):
+        if isinstance(row, Mapping):
+            raise InvalidInput(f"row {i} is an object; rows must be all lists or all objects")
+        if len(row) != n_cols:
+            raise InvalidInput(f"ragged rows: row 0 has {n_cols} values, row {i} has {len(row)}")
+    if width is not None and n_cols != width:
+        raise InvalidInput(f"wrong width: the model expects {width} values per row, got {n_cols}")
+    try:
+        matrix = np.array(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise InvalidInput(f"row {i}, column {j}: expected a number, got {value!r}") from None
+        raise
+    check_finite(matrix)
+    return matrix
+
+
+def check_finite(matrix: np.ndarray) -> None:
+    """Refuses NaN and infinities with the first offending cell named."""
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise InvalidInput(
+            f"row {i}, column {j}: value is not finite ({matrix[i, j]}); NaN and infinities are not accepted"
+        )
+
+
+def encode_rows(
+    rows: Sequence[Row], encoder: RowEncoder | None, input_dim: int | None
+) -> np.ndarray:
+    """Encodes a request's rows for a fitted model (``encoder`` None: list rows expected)."""
+    if len(rows) == 0:
+        raise InvalidInput("data is empty; send at least one row")
+    if isinstance(rows[0], Mapping):
+        if encoder is None:
+            raise InvalidInput(
+                "this model was fitted on list rows; send rows as lists of "
+                f"{input_dim} numbers, not objects"
+            )
+        return encoder.encode(rows)  # type: ignore[arg-type]
+    if isinstance(rows, np.ndarray):
+        matrix = np.asarray(rows, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] == 0 or (input_dim is not None and matrix.shape[1] != input_dim):
+            raise InvalidInput(f"wrong shape {matrix.shape}: expected (n, {input_dim})")
+        check_finite(matrix)
+        return matrix
+    return numeric_matrix(rows, input_dim)  # type: ignore[arg-type]
+
+
+def fit_rows(rows: Sequence[Row], schema: Mapping[str, str] | None) -> tuple[np.ndarray, RowEncoder | None]:
+    """Encodes training rows, learning the encoder when rows are objects."""
+    if rows is None or len(rows) == 0:
+        raise InvalidInput("data is empty; send at least one row")
+    if isinstance(rows, np.ndarray):
+        return encode_rows(rows, None, None), None
+    if isinstance(rows[0], Mapping):
+        encoder = RowEncoder.infer(rows, schema)  # type: ignore[arg-type]
+        if not encoder.columns:
+            raise InvalidInput("rows must have at least one column")
+        return encoder.encode(rows), encoder  # type: ignore[arg-type]
+    if schema:
+        raise InvalidInput("schema applies to object rows only; these rows are lists")
+    return numeric_matrix(rows), None  # type: ignore[arg-type]

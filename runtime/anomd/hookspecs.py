@@ -1,0 +1,51 @@
+"""The hooks a plugin can implement: the public API for plugin authors.
+
+A plugin is a module (or any object) exposed through the ``anomd`` entry-point group. It
+implements one or more of the hooks below with ``@anomd.hookimpl``. Each hook receives a
+``register`` callback; calling it adds one thing to a registry. Registration is attributed to
+the plugin that made it, so a duplicate id names both plugins.
+
+Example::
+
+    import anomd
+
+    @anomd.hookimpl
+    def register_detectors(register):
+        register(MY_DETECTOR_SPEC)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from anomd.detectors import DetectorSpec
+    from anomd.storage import StorageSpec
+
+PROJECT = "anomd"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_detectors(register: Callable[[DetectorSpec], None]) -> None:
+    """Register anomaly detectors (batch and streaming backends).
+
+    Args:
+        register: Call once per detector with a :class:`anomd.detectors.DetectorSpec`. Its
+            ``id`` is what clients send as ``backend``; it must be unique across all plugins.
+    """
+
+
+@hookspec
+def register_storage(register: Callable[[StorageSpec], None]) -> None:
+    """Register storage backends that move model artifacts and checkpoints as bytes.
+
+    Args:
+        register: Call once per backend with a :class:`anomd.storage.StorageSpec`. Its
+            ``scheme`` is the URI scheme operators configure (``file``, ``s3``, ...).
+    """

@@ -1,0 +1,172 @@
+"""A fitted model: detector, score scaler, threshold and the facts needed to trust it later.
+
+Everything the HTTP API reports about a model lives in :class:`ModelInfo`, which is also the
+artifact manifest, so ``GET /models/{filename}`` never needs to unpickle anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from anomd.detectors import Detector, DetectorSpec
+from anomd.encoding import Row, RowEncoder, encode_rows, fit_rows
+from anomd.errors import InvalidInput
+from anomd.normalization import NORMALIZATIONS, ScoreScaler, finite_scores
+from anomd.versions import library_versions
+
+
+class ModelInfo(msgspec.Struct, kw_only=True):
+    """The manifest of a fitted model (also what ``GET /models/{filename}`` returns)."""
+
+    name: str
+    backend: str
+    params: dict[str, Any]
+    contamination: float
+    normalization: str
+    threshold: float
+    raw_threshold: float
+    input_dim: int
+    feature_names: list[str]
+    samples_fitted: int
+    training_time_ms: float
+    created: str
+    description: str | None = None
+    encoder: dict[str, Any] | None = None
+    plugin: str | None = None
+    library_versions: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Scores of a batch of rows against one model."""
+
+    raw: np.ndarray
+    score: np.ndarray
+    is_anomaly: np.ndarray
+    threshold: float
+    normalization: str
+
+
+@dataclass(slots=True)
+class FittedModel:
+    """A trained detector with its thresholding and encoding, ready to score rows."""
+
+    info: ModelInfo
+    detector: Detector
+    scaler: ScoreScaler
+    encoder: RowEncoder | None
+
+    def threshold_for(self, normalization: str | None) -> float:
+        """The learned threshold on the requested score scale (monotone maps convert exactly)."""
+        if normalization is None or normalization == self.info.normalization:
+            return self.info.threshold
+        return self.scaler.transform_one(self.info.raw_threshold, normalization)
+
+    def matrix(self, rows: Sequence[Row] | np.ndarray) -> np.ndarray:
+        return encode_rows(rows, self.encoder, self.info.input_dim)
+
+    def score_matrix(
+        self, X: np.ndarray, threshold: float | None = None, normalization: str | None = None
+    ) -> Scores:
+        """Scores an already encoded matrix.
+
+        Without an explicit ``threshold`` the decision is taken on the raw scale, which stays
+        exact even where the logistic map saturates at 1.0.
+        """
+        method = check_normalization(normalization or self.info.normalization)
+        raw = finite_scores(self.detector.score(X))
+        score = self.scaler.transform(raw, method)
+        if threshold is None:
+            flags = raw > self.info.raw_threshold
+            used = self.threshold_for(method)
+        else:
+            flags = score > threshold
+            used = float(threshold)
+        return Scores(raw=raw, score=score, is_anomaly=flags, threshold=used, normalization=method)
+
+    def score(
+        self,
+        rows: Sequence[Row] | np.ndarray,
+        threshold: float | None = None,
+        normalization: str | None = None,
+    ) -> Scores:
+        return self.score_matrix(self.matrix(rows), threshold, normalization)
+
+
+def check_normalization(method: str) -> str:
+    if method not in NORMALIZATIONS:
+        raise InvalidInput(f"unknown normalization {method!r}; choose one of {', '.join(NORMALIZATIONS)}")
+    return method
+
+
+def check_contamination(value: float) -> float:
+    if not (0.0 < value <= 0.5):
+        raise InvalidInput(f"contamination must be in (0, 0.5], got {value}")
+    return float(value)
+
+
+def train(
+    spec: DetectorSpec,
+    rows: Sequence[Row] | np.ndarray,
+    *,
+    name: str,
+    contamination: float = 0.1,
+    normalization: str = "standardization",
+    params: Mapping[str, Any] | None = None,
+    schema: Mapping[str, str] | None = None,
+    description: str | None = None,
+    plugin: str | None = None,
+) -> FittedModel:
+    """Fits ``spec``'s detector on ``rows`` and learns the threshold from ``contamination``.
+
+    Raises:
+        InvalidInput: For bad settings, bad rows, too few rows, or data the algorithm cannot
+            fit (the backend's own reason is passed on).
+    """
+    contamination = check_contamination(contamination)
+    normalization = check_normalization(normalization)
+    parsed = spec.parse_params(dict(params or {}))
+    X, encoder = fit_rows(rows, schema)
+    needed = spec.min_samples(parsed)
+    if X.shape[0] < needed:
+        raise InvalidInput(
+            f"backend {spec.id!r} needs at least {needed} rows with these params; got {X.shape[0]}"
+        )
+    started = time.perf_counter()
+    detector = spec.build(parsed, contamination)
+    try:
+        fitted = detector.fit(X)
+    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+        raise InvalidInput(f"backend {spec.id!r} could not fit these data: {exc}") from None
+    if fitted is not detector:
+        raise TypeError(f"detector {spec.id!r}: fit() must return self")
+    training_time_ms = (time.perf_counter() - started) * 1000.0
+    train_raw = finite_scores(detector.training_scores_)
+    scaler = ScoreScaler.fit(train_raw)
+    raw_threshold = float(np.quantile(train_raw, 1.0 - contamination))
+    info = ModelInfo(
+        name=name,
+        backend=spec.id,
+        params=msgspec.to_builtins(parsed),
+        contamination=contamination,
+        normalization=normalization,
+        threshold=scaler.transform_one(raw_threshold, normalization),
+        raw_threshold=raw_threshold,
+        input_dim=int(X.shape[1]),
+        feature_names=encoder.features if encoder else [f"x{i}" for i in range(X.shape[1])],
+        samples_fitted=int(X.shape[0]),
+        training_time_ms=round(training_time_ms, 3),
+        created=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        description=description,
+        encoder=encoder.describe() if encoder else None,
+        plugin=plugin,
+        library_versions=library_versions(),
+    )
+    return FittedModel(info=info, detector=detector, scaler=scaler, encoder=encoder)

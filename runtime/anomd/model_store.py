@@ -1,0 +1,142 @@
+"""Fitted models in storage, with an in-memory cache that notices changes by other processes.
+
+A model is persisted the moment it is fitted. Scoring looks the artifact up by filename; the
+cached copy is used only while the stored object's version token is unchanged, so a refit made
+by another server process sharing the store is picked up on the next request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from anomd.artifacts import HEADER_PROBE, ArtifactCodec, Manifest
+from anomd.errors import AnomdError, NotFound, StorageUnavailable
+from anomd.model import FittedModel
+from anomd.names import MODELS_PREFIX, SUFFIX, model_key
+from anomd.storage import ObjectInfo, Storage
+
+
+@contextmanager
+def storage_errors(action: str) -> Iterator[None]:
+    """Turns a backend's I/O failure into a 503 that says what was being done."""
+    try:
+        yield
+    except (AnomdError, KeyError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any backend failure means storage is unavailable
+        raise StorageUnavailable(f"storage failed while {action}: {type(exc).__name__}: {exc}") from exc
+
+
+class ModelStore:
+    """Saves, loads, lists and deletes model artifacts in one :class:`Storage`.
+
+    Args:
+        storage: Where artifacts live.
+        codec: Signs and verifies artifacts.
+        cache_size: How many decoded models to keep in memory.
+    """
+
+    def __init__(self, storage: Storage, codec: ArtifactCodec, cache_size: int = 64) -> None:
+        self.storage = storage
+        self.codec = codec
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[str, FittedModel]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def save(self, model: FittedModel, filename: str) -> tuple[ObjectInfo, Manifest]:
+        blob, manifest = self.codec.encode(model)
+        with storage_errors(f"saving {filename}"):
+            info = self.storage.put(model_key(filename), blob)
+        self._remember(filename, info.version, model)
+        return info, manifest
+
+    def location(self, filename: str) -> str:
+        return self.storage.location(model_key(filename))
+
+    def exists(self, filename: str) -> bool:
+        with storage_errors(f"looking up {filename}"):
+            return self.storage.exists(model_key(filename))
+
+    def get(self, filename: str) -> FittedModel:
+        """Returns the model, from memory if the stored version is unchanged."""
+        key = model_key(filename)
+        with storage_errors(f"looking up {filename}"):
+            info = self.storage.head(key)
+        if info is None:
+            self.forget(filename)
+            raise NotFound(f"model {filename!r} not found; fit it first (POST /v1/ml/anomaly/fit)")
+        with self._lock:
+            cached = self._cache.get(filename)
+            if cached is not None and cached[0] == info.version:
+                self._cache.move_to_end(filename)
+                return cached[1]
+        try:
+            with storage_errors(f"reading {filename}"):
+                blob = self.storage.get(key)
+        except KeyError:
+            raise NotFound(f"model {filename!r} not found") from None
+        model = self.codec.decode(blob, filename)
+        self._remember(filename, info.version, model)
+        return model
+
+    def manifest(self, filename: str) -> tuple[Manifest, ObjectInfo]:
+        """Reads and verifies only the manifest (no unpickling, usually no payload read)."""
+        key = model_key(filename)
+        with storage_errors(f"reading {filename}"):
+            info = self.storage.head(key)
+            if info is None:
+                raise NotFound(f"model {filename!r} not found")
+            try:
+                head = self.storage.get_range(key, 0, HEADER_PROBE)
+                try:
+                    manifest, _ = self.codec.read_manifest(head, filename)
+                except IndexError as short:
+                    head = self.storage.get_range(key, 0, int(str(short.args[0])))
+                    manifest, _ = self.codec.read_manifest(head, filename)
+            except KeyError:
+                raise NotFound(f"model {filename!r} not found") from None
+        return manifest, info
+
+    def list(self) -> list[dict[str, Any]]:
+        """Summaries of every stored model; unreadable artifacts are listed with an error."""
+        with storage_errors("listing models"):
+            objects = [o for o in self.storage.list(MODELS_PREFIX) if o.key.endswith(SUFFIX)]
+        rows = []
+        for obj in objects:
+            filename = obj.key.removeprefix(MODELS_PREFIX)
+            try:
+                manifest, _ = self.manifest(filename)
+            except NotFound:
+                continue  # deleted between list and read
+            except AnomdError as exc:
+                rows.append({"name": None, "backend": None, "filename": filename,
+                             "size_bytes": obj.size, "created": None, "error": exc.detail})
+                continue
+            info = manifest.info
+            rows.append({
+                "name": info.name, "backend": info.backend, "filename": filename,
+                "size_bytes": obj.size, "created": info.created, "description": info.description,
+                "samples_fitted": info.samples_fitted, "input_dim": info.input_dim,
+            })
+        return rows
+
+    def delete(self, filename: str) -> bool:
+        with storage_errors(f"deleting {filename}"):
+            deleted = self.storage.delete(model_key(filename))
+        self.forget(filename)
+        return deleted
+
+    def forget(self, filename: str) -> None:
+        with self._lock:
+            self._cache.pop(filename, None)
+
+    def _remember(self, filename: str, version: str, model: FittedModel) -> None:
+        with self._lock:
+            self._cache[filename] = (version, model)
+            self._cache.move_to_end(filename)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)

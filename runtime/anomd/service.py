@@ -1,0 +1,219 @@
+"""The anomaly service: one object behind both the HTTP API and the Python API.
+
+It owns the plugins, the storage and the model cache, and it turns requests (rows, names,
+settings) into fitted models and scores. It is synchronous and thread-safe; the server runs its
+CPU-bound calls on worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from anomd.artifacts import ArtifactCodec
+from anomd.detectors import DetectorSpec
+from anomd.encoding import Row
+from anomd.errors import BackendDisabled, Conflict, InvalidInput, NotFound, TooLarge
+from anomd.model import FittedModel, Scores, train
+from anomd.model_store import ModelStore
+from anomd.names import check_filename, check_name, model_filename
+from anomd.plugins import PluginHost
+from anomd.settings import Settings, load_settings
+from anomd.signing_key import artifact_key
+from anomd.storage import Storage
+from anomd.storage_config import open_storage
+
+
+@dataclass(frozen=True, slots=True)
+class FitOutcome:
+    """A fitted and persisted model, and where it was saved."""
+
+    model: FittedModel
+    filename: str
+    saved_path: str
+    content_hash: str
+
+
+class AnomalyService:
+    """Fit, score, detect and manage models.
+
+    Args:
+        settings: Effective configuration; defaults to :func:`anomd.settings.load_settings`.
+        plugins: A loaded :class:`PluginHost`; defaults to loading the ``anomd`` entry points.
+        storage: A storage backend; defaults to the one ``settings`` configures.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        plugins: PluginHost | None = None,
+        storage: Storage | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.plugins = plugins or PluginHost(
+            strict=self.settings.strict_plugins, blocked=self.settings.blocked_plugins
+        )
+        self.storage = storage or open_storage(
+            self.settings.storage_uri(), self.settings.storage_options, self.plugins.storage
+        )
+        codec = ArtifactCodec(artifact_key(self.settings.secret_key, self.settings.data_dir))
+        self.models = ModelStore(self.storage, codec, self.settings.model_cache_size)
+        self._fit_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    # -- backends ---------------------------------------------------------------------------
+
+    def detector(self, backend: str | None) -> DetectorSpec:
+        """The spec for ``backend``, refusing unknown, disabled and unavailable ones clearly."""
+        backend = backend or self.settings.default_backend
+        spec = self.plugins.detectors.get(backend)
+        if spec is None:
+            known = ", ".join(self.plugins.detectors)
+            raise NotFound(f"unknown backend {backend!r}; available backends: {known}")
+        enabled = self.settings.enabled_backends
+        if enabled and backend not in enabled:
+            raise BackendDisabled(
+                f"backend {backend!r} is disabled on this server; enabled: {', '.join(enabled)}"
+            )
+        return spec.require_available()
+
+    def backends(self) -> list[dict[str, Any]]:
+        rows = []
+        enabled = self.settings.enabled_backends
+        for backend_id, entry in self.plugins.detectors.entries():
+            spec = entry.item
+            missing = spec.missing_dependencies()
+            row = {
+                "backend": backend_id,
+                "name": spec.name,
+                "description": spec.description,
+                "category": spec.category,
+                "speed": spec.speed,
+                "memory": spec.memory,
+                "best_for": spec.best_for,
+                "parameters": spec.params_schema(),
+                "available": not missing and (not enabled or backend_id in enabled),
+                "plugin": entry.plugin,
+                "enabled": not enabled or backend_id in enabled,
+            }
+            if missing:
+                row["missing"] = missing
+                row["install_hint"] = spec.install_hint
+            rows.append(row)
+        return rows
+
+    def _params(self, backend: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {**self.settings.backend_defaults.get(backend, {}), **(params or {})}
+
+    def _check_rows(self, data: Sequence[Row] | np.ndarray) -> None:
+        if data is None or len(data) == 0:
+            raise InvalidInput("data is empty; send at least one row")
+        if len(data) > self.settings.max_rows:
+            raise TooLarge(f"{len(data)} rows is over this server's limit of {self.settings.max_rows}")
+
+    # -- batch ------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        data: Sequence[Row] | np.ndarray,
+        *,
+        model: str = "default",
+        backend: str | None = None,
+        contamination: float = 0.1,
+        normalization: str = "standardization",
+        params: Mapping[str, Any] | None = None,
+        schema: Mapping[str, str] | None = None,
+        overwrite: bool = True,
+        description: str | None = None,
+    ) -> FitOutcome:
+        """Fits a detector and persists it at once as ``<model>_<backend>.joblib``."""
+        spec = self.detector(backend)
+        filename = model_filename(model, spec.id)
+        self._check_rows(data)
+        if not overwrite and self.models.exists(filename):
+            raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
+        fitted = train(
+            spec, data, name=model, contamination=contamination, normalization=normalization,
+            params=self._params(spec.id, params), schema=schema, description=description,
+            plugin=self.plugins.detectors.entry(spec.id).plugin,  # type: ignore[union-attr]
+        )
+        # One writer per model at a time keeps "last fit wins" well defined.
+        with self._fit_locks[filename]:
+            if not overwrite and self.models.exists(filename):
+                raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
+            _, manifest = self.models.save(fitted, filename)
+        return FitOutcome(fitted, filename, self.models.location(filename), manifest.content_hash)
+
+    def get_model(self, model: str = "default", backend: str | None = None) -> tuple[FittedModel, str]:
+        backend = backend or self.settings.default_backend
+        if backend not in self.plugins.detectors:
+            self.detector(backend)  # raises the clear unknown-backend error
+        filename = model_filename(check_name(model), backend)
+        try:
+            return self.models.get(filename), filename
+        except NotFound:
+            raise NotFound(
+                f"model {model!r} with backend {backend!r} not found ({filename}); fit it first"
+            ) from None
+
+    def score(
+        self,
+        data: Sequence[Row] | np.ndarray,
+        *,
+        model: str = "default",
+        backend: str | None = None,
+        threshold: float | None = None,
+        normalization: str | None = None,
+    ) -> tuple[FittedModel, Scores]:
+        """Scores rows with a stored model (no prior load needed)."""
+        self._check_rows(data)
+        fitted, _ = self.get_model(model, backend)
+        return fitted, fitted.score(data, threshold=threshold, normalization=normalization)
+
+    def detect(
+        self,
+        data: Sequence[Row] | np.ndarray,
+        *,
+        backend: str | None = None,
+        contamination: float = 0.1,
+        normalization: str = "standardization",
+        params: Mapping[str, Any] | None = None,
+        schema: Mapping[str, str] | None = None,
+        threshold: float | None = None,
+    ) -> tuple[FittedModel, Scores]:
+        """Fits on ``data`` and scores the same rows; nothing is persisted."""
+        spec = self.detector(backend)
+        self._check_rows(data)
+        fitted = train(
+            spec, data, name="detect", contamination=contamination, normalization=normalization,
+            params=self._params(spec.id, params), schema=schema,
+        )
+        return fitted, fitted.score(data, threshold=threshold)
+
+    # -- model management -------------------------------------------------------------------
+
+    def load(self, model: str, backend: str | None = None) -> tuple[FittedModel, str]:
+        """Warms a model into memory (optional before scoring)."""
+        return self.get_model(model, backend)
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return self.models.list()
+
+    def model_info(self, filename: str) -> dict[str, Any]:
+        manifest, obj = self.models.manifest(check_filename(filename))
+        info = {f: getattr(manifest.info, f) for f in manifest.info.__struct_fields__}
+        return {
+            "object": "model", "filename": filename, **info, "size_bytes": obj.size,
+            "content_hash": manifest.content_hash, "format_version": manifest.format_version,
+            "saved_path": self.models.location(filename),
+        }
+
+    def delete_model(self, filename: str) -> bool:
+        if not self.models.delete(check_filename(filename)):
+            raise NotFound(f"model {filename!r} not found")
+        return True

@@ -1,0 +1,116 @@
+"""Operator configuration: a TOML file and ``ANOMD_*`` environment variables.
+
+Precedence: built-in defaults < the TOML file (``--config`` or ``ANOMD_CONFIG``) < environment.
+Everything is decoded into one msgspec Struct, so a bad value fails at start-up with the key
+named rather than at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class ConfigError(ValueError):
+    """The configuration could not be read or has a bad value."""
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything an operator can set. Field names are the TOML keys; the environment variable
+    is ``ANOMD_`` + the upper-cased name (lists are comma-separated)."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    #: Local folder for the default filesystem store and the generated artifact key.
+    data_dir: str = ".anomd"
+    #: Storage URI: ``file:///path`` or e.g. ``s3://bucket/prefix``; empty means ``data_dir``.
+    storage: str = ""
+    #: Options passed to the storage plugin (endpoint, region...).
+    storage_options: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: HMAC key for artifact signatures; generated in ``data_dir`` on first start when empty.
+    secret_key: str = ""
+    #: Backends clients may use; empty means every registered one.
+    enabled_backends: list[str] = msgspec.field(default_factory=list)
+    default_backend: str = "ecod"
+    #: Per-backend default ``params``, e.g. ``{isolation_forest = {n_estimators = 200}}``.
+    backend_defaults: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    #: Plugin entry-point or distribution names not to load.
+    blocked_plugins: list[str] = msgspec.field(default_factory=list)
+    #: Fail start-up when any plugin fails to load (use in CI).
+    strict_plugins: bool = False
+    #: Largest request body in bytes (413 above it).
+    max_body_bytes: Positive = 100 * 1024 * 1024
+    #: Most rows accepted in one batch request.
+    max_rows: Positive = 1_000_000
+    #: Decoded models kept in memory.
+    model_cache_size: Positive = 64
+    #: Threads for fitting and scoring (CPU work never runs on the event loop).
+    worker_threads: Positive = 4
+    #: Warm numba-compiled backends at start-up so the first request is not slow.
+    warm_up: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+
+    def storage_uri(self) -> str:
+        return self.storage or Path(self.data_dir).expanduser().resolve().as_uri()
+
+
+_LIST_FIELDS = {"enabled_backends", "blocked_plugins"}
+_JSON_FIELDS = {"storage_options", "backend_defaults"}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in Settings.__struct_fields__:
+        raw = env.get("ANOMD_" + name.upper())
+        if raw is None:
+            continue
+        if name in _LIST_FIELDS:
+            values[name] = [part.strip() for part in raw.split(",") if part.strip()]
+        elif name in _JSON_FIELDS:
+            try:
+                values[name] = msgspec.json.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise ConfigError(f"ANOMD_{name.upper()} must be a JSON object: {exc}") from None
+        else:
+            values[name] = raw
+    return values
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Builds the effective settings.
+
+    Args:
+        config: TOML file; defaults to ``$ANOMD_CONFIG`` when set.
+        env: Environment to read (defaults to ``os.environ``).
+        **overrides: Highest-precedence values (e.g. from CLI flags); ``None`` values are ignored.
+
+    Raises:
+        ConfigError: Unreadable file, unknown key or bad value, with the key named.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = config or env.get("ANOMD_CONFIG")
+    if path:
+        try:
+            values.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    values.update(_from_env(env))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
