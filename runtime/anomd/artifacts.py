@@ -61,7 +61,10 @@ class ArtifactCodec:
     def encode(self, model: FittedModel) -> tuple[bytes, Manifest]:
         buffer = io.BytesIO()
         joblib.dump(
-            {"detector": model.detector, "scaler": model.scaler, "encoder": model.encoder},
+            {
+                "detector": model.detector, "scaler": model.scaler, "encoder": model.encoder,
+                "feature_medians": model.feature_medians,
+            },
             buffer,
             protocol=5,
         )
@@ -121,5 +124,6 @@ class ArtifactCodec:
             )
         parts: dict[str, Any] = joblib.load(io.BytesIO(payload))
         return FittedModel(
-            info=manifest.info, detector=parts["detector"], scaler=parts["scaler"], encoder=parts["encoder"]
+            info=manifest.info, detector=parts["detector"], scaler=parts["scaler"],
+            encoder=parts["encoder"], feature_medians=parts.get("feature_medians"),
         )

@@ -110,7 +110,7 @@ class AnomalyService:
     def _params(self, backend: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return {**self.settings.backend_defaults.get(backend, {}), **(params or {})}
 
-    def _check_rows(self, data: Sequence[Row] | np.ndarray) -> None:
+    def check_rows(self, data: Sequence[Row] | np.ndarray) -> None:
         if data is None or len(data) == 0:
             raise InvalidInput("data is empty; send at least one row")
         if len(data) > self.settings.max_rows:
@@ -134,7 +134,7 @@ class AnomalyService:
         """Fits a detector and persists it at once as ``<model>_<backend>.joblib``."""
         spec = self.detector(backend)
         filename = model_filename(model, spec.id)
-        self._check_rows(data)
+        self.check_rows(data)
         if not overwrite and self.models.exists(filename):
             raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
         fitted = train(
@@ -171,7 +171,7 @@ class AnomalyService:
         normalization: str | None = None,
     ) -> tuple[FittedModel, Scores]:
         """Scores rows with a stored model (no prior load needed)."""
-        self._check_rows(data)
+        self.check_rows(data)
         fitted, _ = self.get_model(model, backend)
         return fitted, fitted.score(data, threshold=threshold, normalization=normalization)
 
@@ -188,7 +188,7 @@ class AnomalyService:
     ) -> tuple[FittedModel, Scores]:
         """Fits on ``data`` and scores the same rows; nothing is persisted."""
         spec = self.detector(backend)
-        self._check_rows(data)
+        self.check_rows(data)
         fitted = train(
             spec, data, name="detect", contamination=contamination, normalization=normalization,
             params=self._params(spec.id, params), schema=schema,
@@ -217,3 +217,7 @@ class AnomalyService:
         if not self.models.delete(check_filename(filename)):
             raise NotFound(f"model {filename!r} not found")
         return True
+
+    def close(self) -> None:
+        """Releases storage connections (called at server shutdown)."""
+        self.storage.close()

@@ -1,0 +1,77 @@
+"""The Litestar application factory.
+
+State (the service, worker pool) is built once when the app is created and handed to handlers
+through dependency injection; start-up warms compiled backends on a worker thread.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import anyio.to_thread
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from anomd.logging import configure_logging
+from anomd.server.batch import BatchController
+from anomd.server.errors import EXCEPTION_HANDLERS
+from anomd.server.models import ModelsController
+from anomd.server.openapi_body import request_components
+from anomd.server.request_log import request_logger
+from anomd.server.state import AppState
+from anomd.server.system import SystemController
+from anomd.server.warmup import warm_up
+from anomd.server.workers import Workers
+from anomd.service import AnomalyService
+from anomd.settings import Settings, load_settings
+from anomd.versions import anomd_version
+
+ROUTE_HANDLERS: list = [BatchController, ModelsController, SystemController]
+
+
+def create_app(settings: Settings | None = None, service: AnomalyService | None = None) -> Litestar:
+    """Builds the app.
+
+    Args:
+        settings: Configuration; defaults to the TOML file and ``ANOMD_*`` environment.
+        service: A ready service (tests and embedding); defaults to one built from ``settings``.
+    """
+    settings = settings or (service.settings if service else load_settings())
+    configure_logging(settings.log_level, settings.log_format)
+    service = service or AnomalyService(settings)
+    state = AppState(service=service, workers=Workers(settings.worker_threads))
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.warm_up:
+            async def warm() -> None:
+                await state.workers.run(warm_up, service)
+                state.warmed_up = True
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(warm)
+                yield
+                tasks.cancel_scope.cancel()
+        else:
+            yield
+        await anyio.to_thread.run_sync(service.close)
+
+    app = Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        dependencies={"app_state": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        middleware=[request_logger],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="anomd", version=anomd_version(), path="/schema",
+        ),
+        debug=False,
+    )
+    # Litestar builds the OpenAPI document from handler signatures; request bodies are decoded
+    # by hand (strictly), so their schemas are added to the generated components here.
+    app.openapi_schema.components.schemas.update(request_components())  # type: ignore[union-attr, arg-type]
+    return app
+

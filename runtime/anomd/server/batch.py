@@ -1,0 +1,104 @@
+"""Batch routes: fit, score, detect, load. Thin: decode, hand to the service, shape the reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, post
+
+from anomd.server.body import decode_body
+from anomd.server.openapi_body import json_body
+from anomd.server.responses import detect_response, fit_response, score_response
+from anomd.server.schemas import (
+    DetectRequest, DetectResponse, FitRequest, FitResponse, LoadRequest, LoadResponse, ScoreRequest,
+    ScoreResponse,
+)
+from anomd.server.state import AppState
+from anomd.service import AnomalyService
+
+
+def _fit_params(service: AnomalyService, req: FitRequest, unknown: dict[str, msgspec.Raw], warnings: list[str]) -> dict[str, Any]:
+    """``params`` plus the autoencoder shorthands and legacy top-level hyper-parameters.
+
+    Old clients send e.g. ``n_estimators`` at top level; a key the backend's parameter Struct
+    knows is moved into ``params`` (and said so), any other unknown key stays a warning.
+    """
+    params = dict(req.params)
+    spec = service.detector(req.backend)
+    fields = set(spec.params.__struct_fields__)
+    for shorthand in ("epochs", "batch_size"):
+        value = getattr(req, shorthand)
+        if value is not None:
+            if shorthand not in fields:
+                warnings.append(f"{shorthand!r} applies to the autoencoder only and was ignored")
+            else:
+                params.setdefault(shorthand, value)
+    for key, raw in unknown.items():
+        if key in fields and key not in params:
+            params[key] = msgspec.json.decode(raw)
+            warnings.remove(f"unknown field {key!r} was ignored")
+            warnings.append(f"top-level field {key!r} was used as params.{key}; send it inside params")
+    return params
+
+
+class BatchController(Controller):
+    path = "/v1/ml/anomaly"
+    tags = ["batch"]
+
+    @post("/fit", operation_class=json_body(FitRequest), status_code=200,
+          summary="Fit a detector and persist it")
+    async def fit(self, request: Request, app_state: AppState) -> FitResponse:
+        req, warnings, unknown = await decode_body(request, FitRequest)
+        service = app_state.service
+        params = _fit_params(service, req, unknown, warnings)
+        outcome = await app_state.workers.run(
+            service.fit, req.data, model=req.model, backend=req.backend,
+            contamination=req.contamination, normalization=req.normalization, params=params,
+            schema=req.schema, overwrite=req.overwrite, description=req.description,
+        )
+        return fit_response(outcome, warnings)
+
+    @post("/score", operation_class=json_body(ScoreRequest), status_code=200,
+          summary="Score rows with a fitted model")
+    async def score(self, request: Request, app_state: AppState) -> ScoreResponse:
+        req, warnings, _ = await decode_body(request, ScoreRequest)
+        service = app_state.service
+
+        def work():
+            model, _ = service.get_model(req.model, req.backend)
+            X = model.matrix(req.data)
+            scores = model.score_matrix(X, req.threshold, req.normalization)
+            explanations = (
+                model.explain(X, scores.is_anomaly.nonzero()[0].tolist()) if req.explain else {}
+            )
+            return score_response(model, scores, explanations, warnings)
+
+        service.check_rows(req.data)
+        return await app_state.workers.run(work)
+
+    @post("/detect", operation_class=json_body(DetectRequest), status_code=200,
+          summary="Fit on the rows and return the anomalous ones (nothing stored)")
+    async def detect(self, request: Request, app_state: AppState) -> DetectResponse:
+        req, warnings, unknown = await decode_body(request, DetectRequest)
+        service = app_state.service
+        params = _fit_params(service, req, unknown, warnings)
+
+        def work():
+            model, scores = service.detect(
+                req.data, backend=req.backend, contamination=req.contamination,
+                normalization=req.normalization, params=params, schema=req.schema, threshold=req.threshold,
+            )
+            return detect_response(model, scores, warnings)
+
+        return await app_state.workers.run(work)
+
+    @post("/load", operation_class=json_body(LoadRequest), status_code=200,
+          summary="Warm a stored model into memory")
+    async def load(self, request: Request, app_state: AppState) -> LoadResponse:
+        req, _, _ = await decode_body(request, LoadRequest)
+        model, filename = await app_state.workers.run(app_state.service.load, req.model, req.backend)
+        return LoadResponse(
+            model=model.info.name, backend=model.info.backend, filename=filename,
+            threshold=model.info.threshold, normalization=model.info.normalization,
+        )

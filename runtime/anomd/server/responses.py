@@ -1,0 +1,76 @@
+"""Turning domain results into the documented response bodies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anomd.model import FittedModel, Scores
+from anomd.server.schemas import DetectResponse, DetectSummary, ScorePoint, ScoreResponse, ScoreSummary
+from anomd.service import FitOutcome
+from anomd.server.schemas import FitResponse
+
+
+def model_params(model: FittedModel) -> dict:
+    info = model.info
+    return {
+        "backend": info.backend, "contamination": info.contamination, "threshold": info.threshold,
+        "raw_threshold": info.raw_threshold, "normalization": info.normalization,
+        "input_dim": info.input_dim, "feature_names": info.feature_names, "params": info.params,
+    }
+
+
+def fit_response(outcome: FitOutcome, warnings: list[str]) -> FitResponse:
+    info = outcome.model.info
+    return FitResponse(
+        model=info.name, backend=info.backend, samples_fitted=info.samples_fitted,
+        training_time_ms=info.training_time_ms, model_params=model_params(outcome.model),
+        encoder=info.encoder, saved_path=outcome.saved_path, filename=outcome.filename,
+        content_hash=outcome.content_hash, warnings=warnings,
+    )
+
+
+def _points(scores: Scores, rows: np.ndarray, explanations: dict[int, dict[str, float]]) -> list[ScorePoint]:
+    score, flags, raw = scores.score.tolist(), scores.is_anomaly.tolist(), scores.raw.tolist()
+    points = []
+    for i in rows.tolist():
+        point = ScorePoint(index=i, score=score[i], is_anomaly=flags[i], raw_score=raw[i])
+        if i in explanations:
+            point.explanation = explanations[i]
+        points.append(point)
+    return points
+
+
+def score_response(
+    model: FittedModel, scores: Scores, explanations: dict[int, dict[str, float]], warnings: list[str]
+) -> ScoreResponse:
+    n = int(scores.raw.shape[0])
+    count = int(scores.is_anomaly.sum())
+    return ScoreResponse(
+        data=_points(scores, np.arange(n), explanations),
+        total_count=n,
+        model=model.info.name,
+        backend=model.info.backend,
+        summary=ScoreSummary(
+            total_points=n, anomaly_count=count, anomaly_rate=count / n if n else 0.0,
+            threshold=scores.threshold, normalization=scores.normalization,
+        ),
+        warnings=warnings,
+    )
+
+
+def detect_response(model: FittedModel, scores: Scores, warnings: list[str]) -> DetectResponse:
+    n = int(scores.raw.shape[0])
+    anomalous = np.flatnonzero(scores.is_anomaly)
+    return DetectResponse(
+        data=_points(scores, anomalous, {}),
+        total_count=int(anomalous.size),
+        model=model.info.name,
+        backend=model.info.backend,
+        summary=DetectSummary(
+            total_points=n, anomalies_detected=int(anomalous.size),
+            anomaly_rate=anomalous.size / n if n else 0.0, threshold=scores.threshold,
+            normalization=scores.normalization,
+        ),
+        training_time_ms=model.info.training_time_ms,
+        warnings=warnings,
+    )

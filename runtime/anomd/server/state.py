@@ -1,0 +1,17 @@
+"""What the app keeps for its lifetime, handed to handlers as ``app_state``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from anomd.server.workers import Workers
+from anomd.service import AnomalyService
+
+
+@dataclass
+class AppState:
+    service: AnomalyService
+    workers: Workers
+    started: float = field(default_factory=time.time)
+    warmed_up: bool = False

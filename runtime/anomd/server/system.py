@@ -1,0 +1,46 @@
+"""Health, backends and the plugin report."""
+
+from __future__ import annotations
+
+import time
+
+from litestar import Controller, get
+
+from anomd.server.schemas import ListResponse
+from anomd.server.state import AppState
+from anomd.versions import anomd_version
+
+
+def health_body(state: AppState) -> dict:
+    service = state.service
+    return {
+        "status": "ok",
+        "version": anomd_version(),
+        "uptime_s": round(time.time() - state.started, 3),
+        "storage": service.storage.describe(),
+        "backends": len(service.plugins.detectors),
+        "plugin_failures": len(service.plugins.failures),
+        "warmed_up": state.warmed_up,
+    }
+
+
+class SystemController(Controller):
+    tags = ["system"]
+
+    @get(["/health", "/v1/ml/anomaly/health"], summary="Liveness and what this server runs on")
+    async def health(self, app_state: AppState) -> dict:
+        return health_body(app_state)
+
+    @get("/v1/ml/anomaly/backends", summary="Registered detectors, their parameters and availability")
+    async def backends(self, app_state: AppState) -> ListResponse:
+        rows = app_state.service.backends()
+        return ListResponse(data=rows, total=len(rows))
+
+    @get("/v1/plugins", summary="What loaded, from which distribution, and what failed")
+    async def plugins(self, app_state: AppState) -> ListResponse:
+        rows = [
+            {"name": r.name, "module": r.module, "distribution": r.distribution, "version": r.version,
+             "status": r.status, "error": r.error, "provides": r.provides}
+            for r in app_state.service.plugins.report()
+        ]
+        return ListResponse(data=rows, total=len(rows))
