@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
 
-from anomd.testing import ServerProcess, start_server
+from helpers import REQUIRE_ALL_BACKENDS  # noqa: F401 - re-exported for tests
 
-#: Set by .ci/run: every backend (torch, suod included) must be installed and really run.
-REQUIRE_ALL_BACKENDS = os.environ.get("ANOMD_TEST_REQUIRE_ALL_BACKENDS") == "1"
+from anomd.testing import ServerProcess, start_server
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +28,15 @@ def api(server: ServerProcess) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def planted() -> tuple[np.ndarray, np.ndarray]:
-    """300 Gaussian rows in 4-D with 6 far outliers at the start; returns (X, outlier mask)."""
+    """300 Gaussian rows in 4-D with 6 scattered far outliers at the start; (X, outlier mask).
+
+    The outliers point in different random directions at radius 7, so they do not form a
+    cluster of their own (which neighbour methods would rightly treat as normal).
+    """
     rng = np.random.default_rng(7)
     X = rng.normal(size=(300, 4))
-    X[:6] = rng.normal(size=(6, 4)) * 0.5 + np.array([7.0, -7.0, 7.0, -7.0])
+    directions = rng.normal(size=(6, 4))
+    X[:6] = 7.0 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
     mask = np.zeros(300, dtype=bool)
     mask[:6] = True
     return X, mask

@@ -24,6 +24,7 @@ import pluggy
 if TYPE_CHECKING:
     from anomd.detectors import DetectorSpec
     from anomd.storage import StorageSpec
+    from anomd.transforms import TransformSpec
 
 PROJECT = "anomd"
 
@@ -48,4 +49,18 @@ def register_storage(register: Callable[[StorageSpec], None]) -> None:
     Args:
         register: Call once per backend with a :class:`anomd.storage.StorageSpec`. Its
             ``scheme`` is the URI scheme operators configure (``file``, ``s3``, ...).
+    """
+
+
+@hookspec
+def register_transforms(register: Callable[[TransformSpec], None]) -> None:
+    """Register streaming feature transforms (rolling statistics, lags, differences...).
+
+    A transform emits Polars expressions that build feature columns from a stream's raw
+    columns; the same expressions build the training matrix of every retrain, so they must be
+    causal (a row's features never depend on later rows). See :mod:`anomd.transforms`.
+
+    Args:
+        register: Call once per transform with a :class:`anomd.transforms.TransformSpec`. Its
+            ``id`` is what clients name in ``transforms``; it must be unique across all plugins.
     """

@@ -21,6 +21,7 @@ from anomd.detectors import DetectorSpec
 from anomd.errors import PluginError
 from anomd.registry import Registry
 from anomd.storage import StorageSpec
+from anomd.transforms import TransformSpec
 
 ENTRY_POINT_GROUP = "anomd"
 
@@ -71,6 +72,7 @@ class PluginHost:
         self.records: dict[str, PluginRecord] = {}
         self.detectors: Registry[DetectorSpec] = Registry("detector")
         self.storage: Registry[StorageSpec] = Registry("storage backend")
+        self.transforms: Registry[TransformSpec] = Registry("transform")
         if use_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._load_entry_point(ep)
@@ -79,6 +81,7 @@ class PluginHost:
             self._register(obj, PluginRecord(name, name, None, None, "loaded"))
         self._collect("register_detectors", self._add_detector)
         self._collect("register_storage", self._add_storage)
+        self._collect("register_transforms", self._add_transform)
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
         dist = ep.dist
@@ -140,6 +143,12 @@ class PluginHost:
             raise TypeError(f"register_storage expects StorageSpec, got {type(spec).__name__}")
         self.storage.add(spec.scheme, spec, record.label)
         record.provides.append(f"storage:{spec.scheme}")
+
+    def _add_transform(self, spec: Any, record: PluginRecord) -> None:
+        if not isinstance(spec, TransformSpec):
+            raise TypeError(f"register_transforms expects TransformSpec, got {type(spec).__name__}")
+        self.transforms.add(spec.id, spec, record.label)
+        record.provides.append(f"transform:{spec.id}")
 
     def _fail(self, record: PluginRecord, message: str, exc: BaseException) -> None:
         record.status = "failed"

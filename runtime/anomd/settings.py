@@ -27,7 +27,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything an operator can set. Field names are the TOML keys; the environment variable
     is ``ANOMD_`` + the upper-cased name (lists are comma-separated)."""
 
+    #: Interface the server binds; keep the loopback default unless a proxy or firewall fronts it.
     host: str = "127.0.0.1"
+    #: TCP port of the HTTP API.
     port: Port = 8000
     #: Local folder for the default filesystem store and the generated artifact key.
     data_dir: str = ".anomd"
@@ -39,6 +41,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     secret_key: str = ""
     #: Backends clients may use; empty means every registered one.
     enabled_backends: list[str] = msgspec.field(default_factory=list)
+    #: Backend used when a request (or ``anomd detect``) names none.
     default_backend: str = "ecod"
     #: Per-backend default ``params``, e.g. ``{isolation_forest = {n_estimators = 200}}``.
     backend_defaults: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
@@ -56,7 +59,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     worker_threads: Positive = 4
     #: Warm numba-compiled backends at start-up so the first request is not slow.
     warm_up: bool = True
+    #: Least severe log events written (``info`` includes one line per request).
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: ``console`` for people, ``json`` (one object per line) for log collectors.
     log_format: Literal["console", "json"] = "console"
 
     def storage_uri(self) -> str:

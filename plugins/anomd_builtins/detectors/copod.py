@@ -1,17 +1,29 @@
-"""COPOD: copula-based outlier detection (Li et al., 2020). Parameter-free."""
+"""COPOD: copula-based outlier detection (Li et al., 2020). Parameter-free.
+
+PyOD fits; scoring uses a per-column ECDF sketch (see ``_fast_ecdf``) so that one row costs
+microseconds and the model does not store the training matrix. ``fast_scoring=False`` keeps
+PyOD's own scoring path.
+"""
 
 from __future__ import annotations
 
+import msgspec
+
 import anomd
-from anomd.detectors import DetectorSpec, NoParams
+from anomd.detectors import DetectorSpec
 
-from ._pyod import PyODDetector
+from ._fast_ecdf import ECDFTailDetector
+from ._fast_param import FastScoring
 
 
-def build(params: NoParams, contamination: float) -> PyODDetector:
+class COPODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    fast_scoring: FastScoring = True
+
+
+def build(params: COPODParams, contamination: float) -> ECDFTailDetector:
     from pyod.models.copod import COPOD
 
-    return PyODDetector(COPOD(contamination=contamination))
+    return ECDFTailDetector(COPOD(contamination=contamination), "copod", params.fast_scoring)
 
 
 SPEC = DetectorSpec(
@@ -20,9 +32,9 @@ SPEC = DetectorSpec(
     description="Estimates tail probabilities with an empirical copula and sums them across features.",
     category="probabilistic",
     speed="fast",
-    memory="medium",
+    memory="low",
     best_for="High-dimensional tabular data with no tuning budget; interpretable per-feature tails.",
-    params=NoParams,
+    params=COPODParams,
     build=build,
 )
 

@@ -1,4 +1,8 @@
-"""LODA: lightweight on-line detector of anomalies (Pevný, 2016)."""
+"""LODA: lightweight on-line detector of anomalies (Pevný, 2016).
+
+PyOD fits; scoring evaluates all projections at once (see ``_fast_loda``) instead of PyOD's
+loop over projections. ``fast_scoring=False`` keeps PyOD's own scoring path.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,24 @@ import msgspec
 import anomd
 from anomd.detectors import DetectorSpec
 
-from ._pyod import PyODDetector
+from ._fast_loda import FastLODADetector
+from ._fast_param import FastScoring
 
 
 class LODAParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     n_bins: Annotated[int, msgspec.Meta(ge=2, le=10_000, description="Histogram bins per projection.")] = 10
     n_random_cuts: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="Random projections.")] = 100
     random_state: int | None = 42
+    fast_scoring: FastScoring = True
 
 
-def build(params: LODAParams, contamination: float) -> PyODDetector:
+def build(params: LODAParams, contamination: float) -> FastLODADetector:
     from pyod.models.loda import LODA
 
-    return PyODDetector(
+    return FastLODADetector(
         LODA(n_bins=params.n_bins, n_random_cuts=params.n_random_cuts, random_state=params.random_state,
-             contamination=contamination)
+             contamination=contamination),
+        params.fast_scoring,
     )
 
 

@@ -25,7 +25,10 @@ class SUODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     combination: Literal["average", "maximization"] = "average"
     rp_flag_global: bool = True
     approx_flag_global: bool = True
-    bps_flag: bool = True
+    # Balanced parallel scheduling only pays off with several jobs; anomd runs SUOD with one job,
+    # and with the flag on SUOD rebuilds a cost model and writes it into its own install folder
+    # on every fit (a side effect that is unsafe across threads and on read-only installs).
+    bps_flag: bool = False
     random_state: int | None = 42
 
 

@@ -2,8 +2,20 @@
 
 - :func:`check_detector` runs the detector contract against a :class:`~anomd.detectors.DetectorSpec`.
 - :func:`running_server` starts a real server on 127.0.0.1 in a subprocess.
+- :class:`StorageContract` is the pytest class a storage backend's tests subclass.
 """
+
+from typing import Any
 
 from anomd.testing.server import ServerProcess, running_server, start_server
 
-__all__ = ["ServerProcess", "running_server", "start_server"]
+__all__ = ["ServerProcess", "StorageContract", "running_server", "start_server"]
+
+
+def __getattr__(name: str) -> Any:
+    # The contract imports pytest, which a server does not need: load it only when asked for.
+    if name == "StorageContract":
+        from anomd.testing.storage_contract import StorageContract
+
+        return StorageContract
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

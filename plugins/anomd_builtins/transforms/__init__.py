@@ -1,0 +1,1 @@
+"""Built-in streaming feature transforms: one module per transform, each a plugin."""
