@@ -3,19 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
 from helpers import REQUIRE_ALL_BACKENDS  # noqa: F401 - re-exported for tests
+from storage_backends import StorageBackend, StoreUnderTest, selected_backends
 
 from anomd.testing import ServerProcess, start_server
+from anomd_builtins.storage.filesystem import FilesystemStorage
+from anomd_s3.testing import LocalS3, local_s3
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    srv = start_server(tmp_path_factory.mktemp("server"))
+def local_s3_endpoint() -> Iterator[LocalS3]:
+    """A real S3 endpoint on 127.0.0.1 (moto's threaded server), started on first use."""
+    with local_s3() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session", params=selected_backends())
+def storage_backend(request: pytest.FixtureRequest) -> StorageBackend:
+    """Parametrises every test that (indirectly) uses it over the filesystem and S3 backends."""
+    if request.param == "filesystem":
+        return StorageBackend("filesystem")
+    s3: LocalS3 = request.getfixturevalue("local_s3_endpoint")
+    return StorageBackend("s3", s3.env(), s3.options(), s3.create_bucket())
+
+
+@pytest.fixture(scope="session")
+def server_data_dir(storage_backend: StorageBackend, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp(f"server-{storage_backend.name}")
+
+
+@pytest.fixture(scope="session")
+def server_store(storage_backend: StorageBackend, server_data_dir: Path) -> StoreUnderTest:
+    """The store the session server uses, reachable from tests (to inspect or tamper)."""
+    if storage_backend.name == "filesystem":  # the default: models in the data folder
+        return StoreUnderTest({}, lambda: FilesystemStorage(server_data_dir), server_data_dir.as_uri())
+    return storage_backend.new_store(server_data_dir)
+
+
+@pytest.fixture(scope="session")
+def server(server_store: StoreUnderTest, server_data_dir: Path) -> Iterator[ServerProcess]:
+    """One real server per storage backend; tests using it (or ``api``) run on both."""
+    srv = start_server(server_data_dir, env=server_store.env)
     yield srv
     srv.stop()
 

@@ -230,3 +230,26 @@ def test_overwrite_false_refuses_existing_model(api: httpx.Client, planted) -> N
 def test_score_without_fit_is_404(api: httpx.Client) -> None:
     detail = problem(api.post("/score", json={"model": "never-fitted", "data": [[1.0]]}), 404)
     assert "never-fitted" in detail
+
+
+def test_openapi_schema_documents_requests_and_responses(server) -> None:
+    schema = ok(httpx.get(server.url + "/schema/openapi.json"))
+    paths = schema["paths"]
+    for path in ("/fit", "/score", "/detect", "/load", "/models", "/models/{filename}", "/backends"):
+        assert "/v1/ml/anomaly" + path in paths
+    fit = paths["/v1/ml/anomaly/fit"]["post"]
+    assert fit["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/FitRequest")
+    components = schema["components"]["schemas"]
+    assert {"data", "model", "backend", "contamination", "params"} <= set(components["FitRequest"]["properties"])
+    assert "ScoreResponse" in components
+
+
+def test_plugin_report(server) -> None:
+    report = ok(httpx.get(server.url + "/v1/plugins"))
+    loaded = {p["name"]: p for p in report["data"]}
+    assert loaded["anomd_builtins.detectors.ecod"]["status"] == "loaded"
+    assert loaded["anomd_builtins.detectors.ecod"]["distribution"] == "anomd"
+    assert "detector:ecod" in loaded["anomd_builtins.detectors.ecod"]["provides"]
+    assert all(p["status"] == "loaded" for p in report["data"]), report
+    health = ok(httpx.get(server.url + "/health"))
+    assert health["status"] == "ok" and health["plugin_failures"] == 0 and health["storage"]["backend"]

@@ -1,37 +1,42 @@
-"""The ``anomd`` command line."""
+"""The ``anomd`` command line: server, backends, plugins, one-shot detection, models, config.
+
+Each subcommand lives in its own module under :mod:`anomd.commands`. This module assembles
+them and owns the one rule they share: an expected failure (bad configuration, unknown
+backend, unreadable file...) prints ``anomd: <message>`` on stderr and exits with status 2,
+never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from anomd.settings import ConfigError, load_settings
+from anomd.commands import COMMAND_MODULES
+from anomd.commands.common import UsageError
+from anomd.errors import AnomdError, PluginError
+from anomd.settings import ConfigError
 
-
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from anomd.server.app import create_app
-
-    settings = load_settings(args.config, host=args.host, port=args.port, data_dir=args.data_dir)
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
-    return 0
+#: Exit status for expected failures (also argparse's status for usage errors).
+EXIT_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="anomd", description="anomd: an anomaly-detection runtime (HTTP server and tools)."
+        prog="anomd",
+        description="anomd: an anomaly-detection runtime (HTTP server and tools).",
+        epilog=(
+            "Run `anomd COMMAND --help` for a command's options. Configuration comes from a TOML "
+            "file (--config or $ANOMD_CONFIG) and ANOMD_* environment variables; see "
+            "`anomd config show` and docs/configuration.md."
+        ),
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from anomd.versions import anomd_version
 
-    serve = sub.add_parser("serve", help="run the HTTP server",
-                           description="Run the HTTP API (default 127.0.0.1:8000, storage in ./.anomd).")
-    serve.add_argument("--host", help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8000)")
-    serve.add_argument("--data-dir", help="local data folder for models and the signing key (default .anomd)")
-    serve.add_argument("--config", help="TOML configuration file (default $ANOMD_CONFIG)")
-    serve.set_defaults(run=_serve)
+    parser.add_argument("--version", action="version", version=f"anomd {anomd_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"anomd.commands.{name}").register(sub)
     return parser
 
 
@@ -40,9 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ConfigError as exc:
-        print(f"anomd: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, UsageError, PluginError) as exc:
+        return _fail(str(exc))
+    except AnomdError as exc:
+        return _fail(exc.detail)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `anomd detect big.csv | head`: the reader left; that is not an error worth a message.
+        sys.stderr.close()
+        return 0
+
+
+def _fail(message: str) -> int:
+    print(f"anomd: {message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ Which knots are kept decides the accuracy. The scores use ``-log`` of tail proba
 what matters is the *relative* error of the smaller tail count, not the absolute error of the
 CDF. The knots are therefore every distinct value near both ends of the column and then
 positions spaced geometrically (each gap at most ``rel_gap`` times the distance to the nearer
-end) towards the middle. An interpolated tail count is then off by at most ``rel_gap`` of
-itself, i.e. at most about ``rel_gap`` in ``-log p`` per feature, and the extreme tails —
-where anomalies live — are exact. A column with few distinct values (binary, categorical,
-integer codes) is stored exactly. The size is O(log n / rel_gap) per column instead of O(n).
+end) towards the middle. An interpolated tail count is then off by at most about ``rel_gap``
+of itself, i.e. about ``rel_gap`` in ``-log p`` per feature, and the extreme tails — where
+anomalies live — are exact. A column with few distinct values (binary, categorical, integer
+codes) is stored exactly. The size is O(log(n) / rel_gap) per column instead of O(n): about
+1,600 knots per column for 100k rows at the default gap.
 """
 
 from __future__ import annotations
@@ -43,103 +44,83 @@ def knot_positions(n_unique: int, rel_gap: float) -> np.ndarray:
     return np.unique(positions)
 
 
-class ColumnSketch:
-    """Knots of one column: values, and exact training counts below and at-or-below each.
-
-    Attributes:
-        values: Sorted distinct knot values (float64).
-        below: ``#{training values < knot}`` per knot.
-        at_or_below: ``#{training values <= knot}`` per knot.
-    """
-
-    __slots__ = ("values", "below", "at_or_below")
-
-    def __init__(self, values: np.ndarray, below: np.ndarray, at_or_below: np.ndarray) -> None:
-        self.values = values
-        self.below = below
-        self.at_or_below = at_or_below
-
-    @classmethod
-    def build(cls, column: np.ndarray, rel_gap: float) -> ColumnSketch:
-        ordered = np.sort(np.asarray(column, dtype=np.float64))
-        distinct, first = np.unique(ordered, return_index=True)
-        below_all = first.astype(np.int64)
-        at_or_below_all = np.append(first[1:], ordered.size).astype(np.int64)
-        keep = knot_positions(distinct.size, rel_gap)
-        # Counts fit in int32 for any realistic training set and halve the stored size.
-        dtype = np.int32 if ordered.size < np.iinfo(np.int32).max else np.int64
-        return cls(distinct[keep], below_all[keep].astype(dtype), at_or_below_all[keep].astype(dtype))
-
-    def count_at_or_below(self, x: np.ndarray) -> np.ndarray:
-        """Training values ``<= x`` for each ``x``: exact at knots, interpolated between them.
-
-        Between two neighbouring knots ``a < x < b`` the count rises from ``#{<= a}`` to
-        ``#{< b}``; it is interpolated linearly in ``x``, which is exact whenever no training
-        value lies strictly between the knots (the dense tails, and exactly stored columns).
-        """
-        values, n = self.values, int(self.at_or_below[-1])
-        k = np.searchsorted(values, x, side="right") - 1  # last knot <= x, or -1
-        inside = (k >= 0) & (k < values.size - 1)
-        kk = np.clip(k, 0, values.size - 1)
-        counts = np.where(k < 0, 0.0, self.at_or_below[kk].astype(np.float64))
-        counts = np.where(k >= values.size - 1, float(n), counts)
-        if inside.any():
-            lo = kk[inside]
-            a, b = values[lo], values[lo + 1]
-            start = self.at_or_below[lo].astype(np.float64)
-            gap = self.below[lo + 1] - self.at_or_below[lo]
-            exact = values[lo] == x[inside]
-            frac = (x[inside] - a) / (b - a)
-            counts[inside] = np.where(exact, start, start + frac * gap)
-        return counts
-
-    def count_at_or_above(self, x: np.ndarray) -> np.ndarray:
-        """Training values ``>= x`` for each ``x`` (exact at knots, interpolated between)."""
-        values, n = self.values, int(self.at_or_below[-1])
-        k = np.searchsorted(values, x, side="left")  # first knot >= x, or len
-        kk = np.clip(k, 0, values.size - 1)
-        hit = (k < values.size) & (values[kk] == x)
-        # Off the knots, #{>= x} = n - #{<= x}; on a knot, ties at x count on this side.
-        counts = n - self.count_at_or_below(x)
-        return np.where(hit, float(n) - self.below[kk], counts)
-
-    @property
-    def nbytes(self) -> int:
-        return self.values.nbytes + self.below.nbytes + self.at_or_below.nbytes
+def column_knots(column: np.ndarray, rel_gap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Knot values of one column with ``#{x < knot}`` and ``#{x <= knot}`` for each."""
+    ordered = np.sort(np.asarray(column, dtype=np.float64))
+    distinct, first = np.unique(ordered, return_index=True)
+    below = first.astype(np.int64)
+    at_or_below = np.append(first[1:], ordered.size).astype(np.int64)
+    keep = knot_positions(distinct.size, rel_gap)
+    return distinct[keep], below[keep], at_or_below[keep]
 
 
 class ECDFSketch:
-    """Per-column sketches of a training matrix, answering left and right tail probabilities.
+    """Per-column knots of a training matrix, answering left and right tail probabilities.
 
     The probabilities are those of a new row appended to the training set and ranked with it,
-    ``(#{training <= x} + 1) / (n + 1)``: exactly what PyOD computes for a single row, but
-    without the training matrix and at a cost independent of ``n``.
+    ``(#{training <= x} + 1) / (n + 1)`` and ``(#{training >= x} + 1) / (n + 1)``: what PyOD
+    computes for a one-row batch, without the training matrix and at a cost independent of
+    ``n``.
 
-    Args:
-        columns: One :class:`ColumnSketch` per feature.
+    All columns' knots share flat arrays, and one binary search serves every column: knots are
+    stored as complex numbers ``column + 1j * value``, which numpy orders lexicographically
+    (real part, then imaginary part), so searching for ``j + 1j * x`` finds ``x`` among column
+    ``j``'s knots exactly. One ``searchsorted`` call instead of one per column is what makes a
+    single row cost microseconds rather than a Python loop over the features.
+
+    Attributes:
+        keys: ``column + 1j * knot value``, sorted (columns in order, values within each).
+        below: ``#{training values < knot}`` per knot.
+        at_or_below: ``#{training values <= knot}`` per knot.
+        starts: ``(n_features + 1,)`` offsets of each column's knots.
         n_samples: Number of training rows.
     """
 
-    def __init__(self, columns: list[ColumnSketch], n_samples: int) -> None:
-        self.columns = columns
-        self.n_samples = n_samples
-
-    @classmethod
-    def build(cls, X: np.ndarray, rel_gap: float = DEFAULT_REL_GAP) -> ECDFSketch:
+    def __init__(self, X: np.ndarray, rel_gap: float = DEFAULT_REL_GAP) -> None:
         X = np.asarray(X, dtype=np.float64)
-        return cls([ColumnSketch.build(X[:, j], rel_gap) for j in range(X.shape[1])], X.shape[0])
+        knots = [column_knots(X[:, j], rel_gap) for j in range(X.shape[1])]
+        self.n_samples = int(X.shape[0])
+        # Counts fit in int32 for any realistic training set and halve the stored size.
+        count_type = np.int32 if self.n_samples < np.iinfo(np.int32).max else np.int64
+        self.keys = np.concatenate([j + 1j * k[0] for j, k in enumerate(knots)])
+        self.below = np.concatenate([k[1] for k in knots]).astype(count_type)
+        self.at_or_below = np.concatenate([k[2] for k in knots]).astype(count_type)
+        self.starts = np.cumsum([0] + [k[0].size for k in knots]).astype(np.int64)
+
+    def counts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``#{training <= x}`` and ``#{training >= x}`` per cell of ``X`` (float, same shape).
+
+        Exact at knots. Between neighbouring knots ``a < x < b`` the count at or below ``x``
+        rises from ``#{<= a}`` to ``#{< b}`` and is interpolated linearly in ``x``, which is
+        exact whenever no training value lies strictly between the knots (the dense tails and
+        exactly stored columns); off the knots ``#{>= x} = n - #{<= x}``.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        first, last = self.starts[:-1], self.starts[1:] - 1
+        columns = np.arange(X.shape[1], dtype=np.float64)
+        # Global index of the last knot <= x in x's own column (first - 1 when x is below all).
+        knot = np.searchsorted(self.keys, columns + 1j * X, side="right") - 1
+        values = self.keys.imag
+        below_all = knot < first
+        lo = np.maximum(knot, first)
+        hi = np.minimum(lo + 1, last)
+        a, b = values[lo], values[hi]
+        on_knot = ~below_all & (a == X)
+        between = ~below_all & ~on_knot & (hi > lo)
+        start = self.at_or_below[lo].astype(np.float64)
+        gap = self.below[hi] - self.at_or_below[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(between, (X - a) / (b - a), 0.0)
+        at_or_below = np.where(below_all, 0.0, start + frac * gap)
+        at_or_above = np.where(on_knot, self.n_samples - self.below[lo], self.n_samples - at_or_below)
+        return at_or_below, at_or_above.astype(np.float64)
 
     def tail_probabilities(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Left and right tail probabilities, each shaped like ``X``."""
-        X = np.asarray(X, dtype=np.float64)
-        left = np.empty_like(X)
-        right = np.empty_like(X)
-        for j, column in enumerate(self.columns):
-            left[:, j] = column.count_at_or_below(X[:, j])
-            right[:, j] = column.count_at_or_above(X[:, j])
+        """Left and right tail probabilities of each cell of ``X`` as an appended row."""
+        at_or_below, at_or_above = self.counts(X)
         scale = 1.0 / (self.n_samples + 1)
-        return (left + 1.0) * scale, (right + 1.0) * scale
+        return (at_or_below + 1.0) * scale, (at_or_above + 1.0) * scale
 
     @property
     def nbytes(self) -> int:
-        return sum(column.nbytes for column in self.columns)
+        return self.keys.nbytes + self.below.nbytes + self.at_or_below.nbytes + self.starts.nbytes

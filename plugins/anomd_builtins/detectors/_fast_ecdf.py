@@ -8,10 +8,10 @@ more matrices of the same size. Scoring costs O(d log k) per row whatever the tr
 Semantics: PyOD's ``decision_function`` ranks the new rows *together with* the training rows
 and with each other, so a row's score depends on the other rows of its batch. Here each row is
 ranked against the training rows alone, as if it were the only new row — for a one-row batch
-that is exactly PyOD's computation (up to the sketch, and the skewness sign, which PyOD
-recomputes with the row included). That is the semantics a service needs: a row scores the
-same alone, in a batch of ten, or in a batch of ten thousand. The fidelity tests measure the
-difference to PyOD's batch scores.
+that is exactly PyOD's computation, up to the sketch's interpolation (the skewness sign is
+recomputed with the row appended, as PyOD does; see ``_appended_skew``). That is the semantics
+a service needs: a row scores the same alone, in a batch of ten, or in a batch of ten
+thousand. The fidelity tests measure the difference to PyOD's batch scores.
 
 The per-feature scores follow the papers and PyOD's code: ``U_l = -log F(x)``,
 ``U_r = -log (1 - F(x-))`` estimated empirically; a column with negative skewness uses the
@@ -22,27 +22,15 @@ ECOD takes ``max(U_l, U_r, U_skew)`` per feature, COPOD ``max(U_skew, (U_l + U_r
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import skew
 
+from ._appended_skew import AppendedSkew
 from ._ecdf_sketch import ECDFSketch
 from ._pyod import PyODDetector
 
 Rule = Literal["ecod", "copod"]
-
-
-def skew_signs(X: np.ndarray) -> np.ndarray:
-    """Sign of each column's (biased) sample skewness; 0 where it is undefined.
-
-    scipy warns about precision loss on (nearly) constant columns; PyOD lets that warning
-    through on every call, here it is expected and the sign is what PyOD gets too.
-    """
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.sign(np.nan_to_num(skew(X, axis=0)))
 
 
 def combine_tails(left: np.ndarray, right: np.ndarray, signs: np.ndarray, rule: Rule) -> np.ndarray:
@@ -75,8 +63,8 @@ class ECDFTailDetector(PyODDetector):
     def fit(self, X: np.ndarray) -> ECDFTailDetector:
         super().fit(X)
         if self.fast_scoring:
-            self.sketch_ = ECDFSketch.build(X)
-            self.skew_signs_ = skew_signs(X)
+            self.sketch_ = ECDFSketch(X)
+            self.skew_ = AppendedSkew(X)
             self.estimator = None  # holds the training matrix; the sketch replaces it
         return self
 
@@ -84,4 +72,4 @@ class ECDFTailDetector(PyODDetector):
         if not self.fast_scoring:
             return super().score(X)
         left, right = self.sketch_.tail_probabilities(X)
-        return combine_tails(left, right, self.skew_signs_, self.rule)
+        return combine_tails(left, right, self.skew_.signs(X), self.rule)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from anomd.commands.common import add_config_option, plugin_host, print_json, settings_from
+from anomd.commands.common import (
+    add_command,
+    add_config_option,
+    plugin_host,
+    print_json,
+    settings_from,
+)
 from anomd.commands.tables import render_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "backends", help="list the registered detectors and whether they can run",
+    parser = add_command(
+        sub,
+        "backends",
+        help="list the registered detectors and whether they can run",
         description=(
             "List every detector registered by a plugin: its id (the `backend` value clients "
             "send), name, category, speed class, availability and the plugin that provides it. "
@@ -18,8 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             "is shown) or when the configuration's enabled_backends leaves it out."
         ),
     )
-    parser.add_argument("--json", action="store_true",
-                        help="print the full records (as GET /v1/ml/anomaly/backends) as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the full records (as GET /v1/ml/anomaly/backends) as JSON",
+    )
     add_config_option(parser)
     parser.set_defaults(run=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from typing import Any
 
 from anomd.settings import Settings, load_settings
@@ -17,16 +18,47 @@ class UsageError(Exception):
     """
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps prose paragraphs to the terminal, but keeps indented lines (examples) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            lines = paragraph.splitlines()
+            if any(line.startswith(" ") for line in lines):
+                paragraphs.append("\n".join(indent + line for line in lines))
+            else:
+                paragraphs.append(
+                    textwrap.fill(
+                        " ".join(paragraph.split()),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                    )
+                )
+        return "\n\n".join(paragraphs)
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """``subparsers.add_parser`` with anomd's help formatting (subparsers do not inherit it)."""
+    kwargs.setdefault("formatter_class", HelpFormatter)
+    return subparsers.add_parser(name, **kwargs)
+
+
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", metavar="FILE",
+        "--config",
+        metavar="FILE",
         help="TOML configuration file (default: $ANOMD_CONFIG); ANOMD_* variables override it",
     )
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", metavar="DIR",
+        "--data-dir",
+        metavar="DIR",
         help="local data folder for models and the signing key (default: .anomd)",
     )
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from anomd.commands.common import add_config_option, add_data_dir_option, settings_from
+from anomd.commands.common import add_command, add_config_option, add_data_dir_option, settings_from
 from anomd.settings import Settings
 
 MASK = "********"
@@ -19,11 +19,17 @@ _SECRET_OPTION = re.compile(r"secret|password|passwd|token|credential|session", 
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("config", help="show the effective configuration",
-                            description="Inspect the configuration (see docs/configuration.md).")
+    parser = add_command(
+        sub,
+        "config",
+        help="show the effective configuration",
+        description="Inspect the configuration (see docs/configuration.md).",
+    )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    show = actions.add_parser(
-        "show", help="print the effective configuration",
+    show = add_command(
+        actions,
+        "show",
+        help="print the effective configuration",
         description=(
             "Print the configuration the server would run with: defaults, overridden by the "
             "TOML file (--config or $ANOMD_CONFIG), overridden by ANOMD_* environment variables. "
@@ -31,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "output is a valid configuration file."
         ),
     )
-    show.add_argument("--format", choices=("toml", "json"), default="toml", help="output format (default toml)")
+    show.add_argument(
+        "--format", choices=("toml", "json"), default="toml", help="output format (default toml)"
+    )
     add_config_option(show)
     add_data_dir_option(show)
     show.set_defaults(run=run_show)
@@ -43,7 +51,8 @@ def masked(settings: Settings) -> dict[str, Any]:
     if values["secret_key"]:
         values["secret_key"] = MASK
     values["storage_options"] = {
-        k: (MASK if _SECRET_OPTION.search(k) and v else v) for k, v in values["storage_options"].items()
+        k: (MASK if _SECRET_OPTION.search(k) and v else v)
+        for k, v in values["storage_options"].items()
     }
     values["storage"] = _mask_uri_password(values["storage"])
     return values

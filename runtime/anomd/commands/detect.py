@@ -12,15 +12,23 @@ import sys
 
 import numpy as np
 
-from anomd.commands.common import UsageError, add_config_option, parse_json_object, settings_from
+from anomd.commands.common import (
+    UsageError,
+    add_command,
+    add_config_option,
+    parse_json_object,
+    settings_from,
+)
 
 RESULT_COLUMNS = ("score", "is_anomaly", "raw_score")
 DEFAULT_CHUNK_ROWS = 50_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "detect", help="flag anomalous rows of a CSV or Parquet file",
+    parser = add_command(
+        sub,
+        "detect",
+        help="flag anomalous rows of a CSV or Parquet file",
         description=(
             "Fit a detector on the numeric columns of FILE and score the same rows (nothing is "
             "stored). The rows are written back with `score`, `is_anomaly` and `raw_score` "
@@ -34,25 +42,57 @@ def register(sub: argparse._SubParsersAction) -> None:
             "      --columns temp,pressure --output flagged.parquet\n"
             "  anomd detect big.csv --backend knn --params '{\"n_neighbors\": 10}' -o out.csv"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="input table: .csv, .parquet or .pq; - reads CSV from stdin")
-    parser.add_argument("--backend", "-b", help="detector id (see `anomd backends`; default: the configured default, ecod)")
-    parser.add_argument("--contamination", "-c", type=float, default=0.1,
-                        help="expected share of anomalies in (0, 0.5]; sets the threshold (default 0.1)")
-    parser.add_argument("--columns", metavar="A,B,...",
-                        help="comma-separated columns to use (numeric or boolean; default: every numeric column)")
-    parser.add_argument("--params", metavar="JSON", help="the backend's hyper-parameters as a JSON object")
-    parser.add_argument("--normalization", default="standardization",
-                        choices=("standardization", "zscore", "raw", "minmax"),
-                        help="how raw scores become `score` (default standardization)")
-    parser.add_argument("--output", "-o", metavar="OUT", help="write here (.csv, .parquet or .pq) instead of stdout")
-    parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, metavar="N",
-                        help=f"score in chunks of N rows, with a progress bar (default {DEFAULT_CHUNK_ROWS})")
+    parser.add_argument(
+        "file", metavar="FILE", help="input table: .csv, .parquet or .pq; - reads CSV from stdin"
+    )
+    parser.add_argument(
+        "--backend",
+        "-b",
+        help="detector id (see `anomd backends`; default: the configured default, ecod)",
+    )
+    parser.add_argument(
+        "--contamination",
+        "-c",
+        type=float,
+        default=0.1,
+        help="expected share of anomalies in (0, 0.5]; sets the threshold (default 0.1)",
+    )
+    parser.add_argument(
+        "--columns",
+        metavar="A,B,...",
+        help="comma-separated columns to use (numeric or boolean; default: every numeric column)",
+    )
+    parser.add_argument(
+        "--params", metavar="JSON", help="the backend's hyper-parameters as a JSON object"
+    )
+    parser.add_argument(
+        "--normalization",
+        default="standardization",
+        choices=("standardization", "zscore", "raw", "minmax"),
+        help="how raw scores become `score` (default standardization)",
+    )
+    parser.add_argument(
+        "--output", "-o", metavar="OUT", help="write here (.csv, .parquet or .pq) instead of stdout"
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=DEFAULT_CHUNK_ROWS,
+        metavar="N",
+        help=f"score in chunks of N rows, with a progress bar (default {DEFAULT_CHUNK_ROWS})",
+    )
     progress = parser.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
-                          help="always show the progress bar (default: only on a terminal, for more than one chunk)")
-    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show it")
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="always show the progress bar (default: only on a terminal, for more than one chunk)",
+    )
+    progress.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="never show it"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     add_config_option(parser)
     parser.set_defaults(run=run)
@@ -83,8 +123,12 @@ def run(args: argparse.Namespace) -> int:
     X = feature_matrix(frame, columns)
 
     fitted = train(
-        spec, X, name="detect", contamination=args.contamination,
-        normalization=args.normalization, params=params_for(settings, spec.id, params),
+        spec,
+        X,
+        name="detect",
+        contamination=args.contamination,
+        normalization=args.normalization,
+        params=params_for(settings, spec.id, params),
     )
     raw, score, flags = score_in_chunks(fitted, X, args.chunk_rows, args.progress)
 
@@ -149,10 +193,14 @@ def feature_matrix(frame, columns: list[str]) -> np.ndarray:
         column = selected[name]
         nulls = column.null_count()
         if nulls:
-            raise UsageError(f"column {name!r} has {nulls} empty value(s); fill or drop those rows first")
+            raise UsageError(
+                f"column {name!r} has {nulls} empty value(s); fill or drop those rows first"
+            )
         bad = int((~column.is_finite()).sum())
         if bad:
-            raise UsageError(f"column {name!r} has {bad} NaN or infinite value(s); fill or drop those rows first")
+            raise UsageError(
+                f"column {name!r} has {bad} NaN or infinite value(s); fill or drop those rows first"
+            )
     return selected.to_numpy()
 
 
@@ -172,7 +220,7 @@ def score_in_chunks(fitted, X: np.ndarray, chunk_rows: int, progress: bool | Non
     raw, score, flags = [], [], []
     with tqdm(total=n, unit="rows", desc="scoring", file=sys.stderr, disable=disable) as bar:
         for start in range(0, n, chunk_rows):
-            part = fitted.score_matrix(X[start:start + chunk_rows])
+            part = fitted.score_matrix(X[start : start + chunk_rows])
             raw.append(part.raw)
             score.append(part.score)
             flags.append(part.is_anomaly)

@@ -56,7 +56,9 @@ def resolve_backend(host: PluginHost, settings: Settings, backend: str | None) -
     backend = backend or settings.default_backend
     spec = host.detectors.get(backend)
     if spec is None:
-        raise NotFound(f"unknown backend {backend!r}; available backends: {', '.join(host.detectors)}")
+        raise NotFound(
+            f"unknown backend {backend!r}; available backends: {', '.join(host.detectors)}"
+        )
     enabled = settings.enabled_backends
     if enabled and backend not in enabled:
         raise BackendDisabled(

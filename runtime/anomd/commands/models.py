@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import argparse
 
-from anomd.commands.common import add_config_option, add_data_dir_option, print_json, settings_from
+from anomd.commands.common import (
+    add_command,
+    add_config_option,
+    add_data_dir_option,
+    print_json,
+    settings_from,
+)
 from anomd.commands.tables import human_bytes, render_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "models", help="list, show or delete stored models",
+    parser = add_command(
+        sub,
+        "models",
+        help="list, show or delete stored models",
         description="Manage the models in the configured storage (the same ones the server uses).",
         epilog=(
             "examples:\n"
@@ -22,23 +30,35 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  anomd models show fraud-detector_ecod.joblib\n"
             "  anomd models delete fraud-detector_ecod.joblib --data-dir /var/lib/anomd"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    listing = actions.add_parser("list", help="one line per stored model",
-                                 description="List the stored models with their size and creation time.")
+    listing = add_command(
+        actions,
+        "list",
+        help="one line per stored model",
+        description="List the stored models with their size and creation time.",
+    )
     listing.add_argument("--json", action="store_true", help="print the records as JSON")
     listing.set_defaults(run=run_list)
 
-    show = actions.add_parser("show", help="everything known about one model",
-                              description="Print a model's manifest as JSON (it is never unpickled).")
-    show.add_argument("filename", metavar="FILENAME", help="<model>_<backend>.joblib, as `models list` shows")
+    show = add_command(
+        actions,
+        "show",
+        help="everything known about one model",
+        description="Print a model's manifest as JSON (it is never unpickled).",
+    )
+    show.add_argument(
+        "filename", metavar="FILENAME", help="<model>_<backend>.joblib, as `models list` shows"
+    )
     show.set_defaults(run=run_show)
 
-    remove = actions.add_parser("delete", help="delete one model",
-                                description="Delete a model from the storage.")
-    remove.add_argument("filename", metavar="FILENAME", help="<model>_<backend>.joblib, as `models list` shows")
+    remove = add_command(
+        actions, "delete", help="delete one model", description="Delete a model from the storage."
+    )
+    remove.add_argument(
+        "filename", metavar="FILENAME", help="<model>_<backend>.joblib, as `models list` shows"
+    )
     remove.set_defaults(run=run_delete)
 
     for action in (listing, show, remove):
@@ -66,8 +86,14 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"no models in {_where(where)}")
         return 0
     rows = [
-        (m["filename"], m.get("name") or "?", m.get("backend") or "?", m.get("samples_fitted", ""),
-         human_bytes(m.get("size_bytes")), m.get("created") or m.get("error", ""))
+        (
+            m["filename"],
+            m.get("name") or "?",
+            m.get("backend") or "?",
+            m.get("samples_fitted", ""),
+            human_bytes(m.get("size_bytes")),
+            m.get("created") or m.get("error", ""),
+        )
         for m in models
     ]
     print(render_table(("FILENAME", "NAME", "BACKEND", "ROWS", "SIZE", "CREATED"), rows))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from anomd.commands.common import add_config_option, add_data_dir_option, settings_from
+from anomd.commands.common import add_command, add_config_option, add_data_dir_option, settings_from
 from anomd.settings import Settings
 
 FACTORY = "anomd.server.factory:app_from_env"
@@ -22,8 +22,10 @@ def positive_int(text: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "serve", help="run the HTTP server",
+    parser = add_command(
+        sub,
+        "serve",
+        help="run the HTTP server",
         description=(
             "Run the HTTP API (default 127.0.0.1:8000, models in ./.anomd). Flags override the "
             "configuration file, which ANOMD_* environment variables override in turn."
@@ -34,14 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  anomd serve --port 9000 --data-dir /var/lib/anomd\n"
             "  anomd serve --workers 4 --config anomd.toml"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8000)")
     add_data_dir_option(parser)
     add_config_option(parser)
     parser.add_argument(
-        "--workers", type=positive_int, default=1, metavar="N",
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
         help="server processes sharing the port and the model storage (default 1)",
     )
     parser.set_defaults(run=run)
@@ -55,13 +59,20 @@ def run(args: argparse.Namespace) -> int:
         from anomd.server.app import create_app
 
         app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        )
         return 0
     _check_runtime(settings)
     _export_flags(args)
     uvicorn.run(
-        FACTORY, factory=True, workers=args.workers, host=settings.host, port=settings.port,
-        log_level="warning", access_log=False,
+        FACTORY,
+        factory=True,
+        workers=args.workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
     )
     return 0
 

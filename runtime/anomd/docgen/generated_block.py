@@ -24,8 +24,10 @@ def extract(text: str, name: str) -> str:
     start = text.find(begin)
     stop = text.find(end)
     if start < 0 or stop < start:
-        raise ValueError(f"generated block {name!r} not found (expected the markers {begin!r} and {end!r})")
-    return text[start + len(begin):stop].strip("\n")
+        raise ValueError(
+            f"generated block {name!r} not found (expected the markers {begin!r} and {end!r})"
+        )
+    return text[start + len(begin) : stop].strip("\n")
 
 
 def replace(text: str, name: str, content: str) -> str:

@@ -68,7 +68,9 @@ def type_label(info: mi.Type) -> str:
 
 
 def default_label(field: mi.Field) -> str:
-    default = field.default_factory() if field.default_factory is not mi.NODEFAULT else field.default
+    default = (
+        field.default_factory() if field.default_factory is not mi.NODEFAULT else field.default
+    )
     if default in ("", [], {}):
         return "empty"
     return f"`{msgspec.json.encode(default).decode()}`"
@@ -82,7 +84,7 @@ def render() -> str:
         "|---|---|---|---|---|",
     ]
     for field in mi.type_info(Settings).fields:  # type: ignore[union-attr]
-        meaning = docs[field.name].replace("|", "\\|")
+        meaning = docs[field.name].replace("``", "`").replace("|", "\\|")
         lines.append(
             f"| `{field.name}` | `ANOMD_{field.name.upper()}` | {type_label(field.type)} | "
             f"{default_label(field)} | {meaning} |"

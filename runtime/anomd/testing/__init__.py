@@ -7,9 +7,13 @@
 
 from typing import Any
 
+from anomd.testing.detector_contract import ContractReport, check_detector
 from anomd.testing.server import ServerProcess, running_server, start_server
 
-__all__ = ["ServerProcess", "StorageContract", "running_server", "start_server"]
+__all__ = [
+    "ContractReport", "ServerProcess", "StorageContract", "check_detector", "running_server",
+    "start_server",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,505 @@
+"""The detector contract: one call a plugin author runs against their :class:`DetectorSpec`.
+
+The runtime relies on more than "it has ``fit`` and ``score``": it publishes the params Struct
+as a JSON schema, learns thresholds from ``training_scores_``, pickles fitted detectors into
+signed artifacts, scores one cached model from several worker threads, and scores streaming
+rows one at a time. :func:`check_detector` checks each of those assumptions on small planted
+data and fails with a message that names the backend and the broken promise, so a plugin author
+learns what to fix before an operator finds out in production.
+
+Use it as a plain function or from pytest::
+
+    from anomd.testing import check_detector
+    from my_plugin import SPEC
+
+    def test_contract():
+        check_detector(SPEC)
+
+Every check runs even when an earlier one fails, so one run lists every problem at once.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+import traceback
+import types
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_args
+
+import msgspec
+import numpy as np
+
+from anomd.detectors import Detector, DetectorSpec, Memory, Speed
+from anomd.errors import InvalidInput
+
+#: Every check, in the order it runs. Names are what ``expected_failures`` accepts.
+CHECKS: tuple[str, ...] = (
+    "metadata",
+    "params",
+    "build_does_not_fit",
+    "fit_returns_self",
+    "training_scores",
+    "score_output",
+    "single_row",
+    "row_order",
+    "score_read_only",
+    "planted_outliers",
+    "deterministic",
+    "threshold_scale",
+    "artifact_round_trip",
+)
+
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+_UNKNOWN_KEY = "anomd_contract_unknown_key"
+_ARTIFACT_KEY = b"anomd-detector-contract-key-0123456789"
+_ATOMS = (bool, int, float, complex, str, bytes, type(None))
+
+
+@dataclass(frozen=True)
+class PlantedData:
+    """Gaussian inliers plus a few far, scattered outliers, for training and for testing.
+
+    The outliers sit at 5 to 7 standard deviations in *every* feature with random signs, so
+    they are far for distance, density, histogram and tail-probability methods alike, and
+    they do not form a cluster of their own (which neighbour methods would call normal).
+    """
+
+    X_train: np.ndarray
+    train_outliers: np.ndarray
+    X_test: np.ndarray
+    test_outliers: np.ndarray
+
+
+def planted_data(
+    rng_seed: int = 0, *, n_train: int = 200, n_test: int = 100, n_features: int = 4, n_outliers: int = 6
+) -> PlantedData:
+    """Builds the contract's data set; small so slow backends still check in seconds."""
+    rng = np.random.default_rng(rng_seed)
+
+    def sample(n_inliers: int, n_far: int) -> tuple[np.ndarray, np.ndarray]:
+        inliers = rng.normal(size=(n_inliers, n_features))
+        far = rng.choice([-1.0, 1.0], size=(n_far, n_features)) * rng.uniform(5, 7, (n_far, n_features))
+        mask = np.r_[np.zeros(n_inliers, bool), np.ones(n_far, bool)]
+        order = rng.permutation(n_inliers + n_far)
+        return np.vstack([inliers, far])[order], mask[order]
+
+    X_train, train_mask = sample(n_train, n_outliers)
+    X_test, test_mask = sample(n_test, max(1, n_outliers - 1))
+    return PlantedData(X_train, train_mask, X_test, test_mask)
+
+
+@dataclass
+class ContractReport:
+    """What :func:`check_detector` found for one backend.
+
+    Attributes:
+        backend: The spec's id.
+        passed: Checks that passed.
+        expected_failures: Checks that failed as the caller declared, with their messages.
+        measurements: Numbers worth seeing in a test log (ROC-AUCs, false-positive rate...).
+    """
+
+    backend: str
+    passed: list[str] = field(default_factory=list)
+    expected_failures: dict[str, str] = field(default_factory=dict)
+    measurements: dict[str, float] = field(default_factory=dict)
+
+
+class _NotRun(Exception):
+    """A check could not run because something it needs (the first fit) failed."""
+
+
+class _Contract:
+    """Holds the data and the fitted detectors the checks share, fitting each only once."""
+
+    def __init__(
+        self, spec: DetectorSpec, params: Mapping[str, Any], data: PlantedData, contamination: float,
+        min_auc: float,
+    ) -> None:
+        self.spec = spec
+        self.raw_params = dict(params)
+        self.data = data
+        self.contamination = contamination
+        self.min_auc = min_auc
+        self.report = ContractReport(spec.id)
+        self._fitted: Detector | None = None
+        self._fit_error: str | None = None
+
+    # -- shared steps ---------------------------------------------------------------------
+
+    def parsed_params(self) -> msgspec.Struct:
+        try:
+            return self.spec.parse_params(self.raw_params)
+        except InvalidInput as exc:
+            raise _NotRun(f"the params given to check_detector do not validate: {exc}") from None
+
+    def fresh(self) -> Detector:
+        return self.spec.build(self.parsed_params(), self.contamination)
+
+    def fitted(self) -> Detector:
+        """The detector fitted on the planted training set (fitted once, on first use)."""
+        if self._fitted is None and self._fit_error is None:
+            try:
+                detector = self.fresh()
+                result = detector.fit(self.data.X_train.copy())
+                if result is not detector:
+                    raise AssertionError(f"fit() returned {type(result).__name__}, not the detector itself")
+                self._fitted = detector
+            except _NotRun as exc:
+                self._fit_error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - reported as a contract failure
+                self._fit_error = _describe(exc)
+        if self._fitted is None:
+            raise _NotRun(f"fitting on the planted data failed: {self._fit_error}")
+        return self._fitted
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.fitted().score(X.copy()))
+
+    # -- the checks -------------------------------------------------------------------------
+
+    def check_metadata(self) -> None:
+        spec = self.spec
+        assert isinstance(spec.id, str) and _ID_PATTERN.match(spec.id), (
+            f"id {spec.id!r} must be lower case letters, digits and '_', starting with a letter "
+            "(clients send it as `backend` and it becomes part of model file names)"
+        )
+        for name in ("name", "description", "category", "best_for"):
+            value = getattr(spec, name)
+            assert isinstance(value, str) and value.strip(), f"`{name}` must be a non-empty string, got {value!r}"
+        assert spec.speed in get_args(Speed), f"speed {spec.speed!r} must be one of {get_args(Speed)}"
+        assert spec.memory in get_args(Memory), f"memory {spec.memory!r} must be one of {get_args(Memory)}"
+        assert isinstance(spec.requires, tuple) and all(isinstance(r, str) and r for r in spec.requires), (
+            f"requires must be a tuple of import names, got {spec.requires!r}"
+        )
+        if spec.requires:
+            assert spec.install_hint.strip(), (
+                f"the backend requires {', '.join(spec.requires)} but has no install_hint telling an "
+                "operator what to install"
+            )
+        needed = spec.min_samples(self.parsed_params())
+        assert isinstance(needed, int) and needed >= 1, f"min_samples(params) must be an int >= 1, got {needed!r}"
+        assert needed <= len(self.data.X_train), (
+            f"min_samples(params) is {needed}, more than the contract's {len(self.data.X_train)} training rows"
+        )
+
+    def check_params(self) -> None:
+        spec = self.spec
+        assert isinstance(spec.params, type) and issubclass(spec.params, msgspec.Struct), (
+            f"params must be a msgspec.Struct type, got {spec.params!r}"
+        )
+        try:
+            defaults = spec.parse_params({})
+        except InvalidInput as exc:
+            raise AssertionError(f"the defaults do not validate (every field needs a valid default): {exc}") from None
+        assert isinstance(defaults, spec.params), f"parse_params returned {type(defaults).__name__}"
+        try:
+            spec.parse_params({_UNKNOWN_KEY: 1})
+        except InvalidInput as exc:
+            assert _UNKNOWN_KEY in str(exc), f"the error for an unknown key does not name it: {exc}"
+        else:
+            raise AssertionError(
+                f"an unknown key {_UNKNOWN_KEY!r} was accepted; declare the Struct with "
+                "forbid_unknown_fields=True so a typo in `params` is a 422, not silently ignored"
+            )
+        builtins = msgspec.to_builtins(defaults)
+        assert spec.parse_params(builtins) == defaults, (
+            "the defaults do not survive a JSON round trip (to_builtins -> parse_params); model "
+            f"manifests store params as JSON: {builtins!r}"
+        )
+        schema = spec.params_schema()
+        assert isinstance(schema, dict) and schema.get("type") == "object", (
+            f"params_schema() must be a JSON schema of an object, got {schema!r}"
+        )
+        msgspec.json.encode(schema)  # /backends publishes it as JSON
+        fields = set(spec.params.__struct_fields__)
+        published = set(schema.get("properties", {}))
+        assert published == fields, (
+            f"the JSON schema publishes {sorted(published)} but the Struct has fields {sorted(fields)}"
+        )
+        self.parsed_params()  # the caller's overrides must validate too
+
+    def check_build_does_not_fit(self) -> None:
+        detector = self.fresh()
+        for method in ("fit", "score"):
+            assert callable(getattr(detector, method, None)), (
+                f"build() returned {type(detector).__name__}, which has no {method}() method"
+            )
+        assert not hasattr(detector, "training_scores_"), (
+            "build() returned a detector that already has training_scores_; build must only store "
+            "settings, fit() learns (learned state ends in `_`)"
+        )
+
+    def check_fit_returns_self(self) -> None:
+        self.fitted()
+
+    def check_training_scores(self) -> None:
+        detector = self.fitted()
+        assert hasattr(detector, "training_scores_"), "fit() did not set training_scores_"
+        scores = np.asarray(detector.training_scores_)
+        n = len(self.data.X_train)
+        assert scores.shape == (n,), f"training_scores_ has shape {scores.shape}; expected ({n},), one per training row"
+        _assert_finite_floats(scores, "training_scores_")
+
+    def check_score_output(self) -> None:
+        X = self.data.X_test.copy()
+        before = X.copy()
+        scores = np.asarray(self.fitted().score(X))
+        assert np.array_equal(X, before), "score() modified its input matrix"
+        assert scores.shape == (len(X),), f"score() returned shape {scores.shape}; expected ({len(X)},)"
+        _assert_finite_floats(scores, "score()")
+
+    def check_single_row(self) -> None:
+        batch = self.scores(self.data.X_test)
+        rows = range(min(5, len(batch)))
+        alone = np.array([np.asarray(self.fitted().score(self.data.X_test[i : i + 1].copy())).reshape(-1)[0] for i in rows])
+        assert np.allclose(alone, batch[: len(alone)], rtol=1e-6, atol=1e-9), (
+            "a row scored alone gets a different score than in a batch (alone: "
+            f"{_fmt(alone)}, in the batch: {_fmt(batch[: len(alone)])}); a row's score must not "
+            "depend on the other rows sent with it (streaming scores one row at a time)"
+        )
+
+    def check_row_order(self) -> None:
+        X = self.data.X_test
+        order = np.random.default_rng(1).permutation(len(X))
+        plain = self.scores(X)
+        shuffled = self.scores(X[order])
+        assert np.allclose(shuffled, plain[order], rtol=1e-6, atol=1e-9), (
+            "shuffling the rows changed their scores; score() must be row-wise"
+        )
+
+    def check_score_read_only(self) -> None:
+        detector = self.fitted()
+        self.scores(self.data.X_test[:3])  # let lazy caches settle before the snapshot
+        before = _state(detector)
+        self.scores(self.data.X_test)
+        changed = _changed(before, _state(detector))
+        assert not changed, (
+            f"score() changed the fitted state ({', '.join(changed[:5])}); the server scores one "
+            "cached model from several threads at once, so score() must not write to the detector"
+        )
+
+    def check_planted_outliers(self) -> None:
+        from sklearn.metrics import roc_auc_score
+
+        data = self.data
+        train_auc = float(roc_auc_score(data.train_outliers, self.fitted().training_scores_))
+        test_scores = self.scores(data.X_test)
+        test_auc = float(roc_auc_score(data.test_outliers, test_scores))
+        self.report.measurements.update(train_auc=round(train_auc, 4), test_auc=round(test_auc, 4))
+        assert train_auc >= self.min_auc and test_auc >= self.min_auc, (
+            f"planted far outliers are not ranked above the inliers: ROC-AUC {train_auc:.3f} on "
+            f"training_scores_ and {test_auc:.3f} on score() (need >= {self.min_auc}); the planted "
+            f"test rows rank {_ranks(test_scores, data.test_outliers)} of {len(test_scores)} "
+            "(1 = most anomalous). Are higher scores more anomalous?"
+        )
+
+    def check_deterministic(self) -> None:
+        first = self.fitted()
+        other = self.fresh()
+        _disturb_global_rngs()
+        other.fit(self.data.X_train.copy())
+        same_train = np.array_equal(first.training_scores_, other.training_scores_)
+        same_test = np.array_equal(self.scores(self.data.X_test), np.asarray(other.score(self.data.X_test.copy())))
+        if same_train and same_test:
+            return
+        if "random_state" in self.spec.params.__struct_fields__:
+            hint = "the `random_state` parameter does not seed every source of randomness used in fit"
+        else:
+            hint = ("randomised detectors must take their seed from a `random_state` parameter and use "
+                    "it instead of the global random state")
+        raise AssertionError(
+            "two fits with the same params gave different "
+            f"{'scores' if not same_test else 'training_scores_'}; {hint}"
+        )
+
+    def check_threshold_scale(self) -> None:
+        fitted = self._train()
+        scores = fitted.score(self.data.X_test)
+        outliers = self.data.test_outliers
+        found = int(scores.is_anomaly[outliers].sum())
+        false_rate = float(scores.is_anomaly[~outliers].mean())
+        self.report.measurements["test_false_positive_rate"] = round(false_rate, 4)
+        limit = max(0.2, 3 * self.contamination)
+        assert found == outliers.sum() and false_rate <= limit, (
+            f"with the threshold learned from training_scores_ (contamination {self.contamination}) "
+            f"{found} of {int(outliers.sum())} planted test outliers are flagged and {false_rate:.0%} "
+            f"of test inliers (allowed {limit:.0%}); training_scores_ must be on the scale of "
+            "score(), as if the training rows were unseen"
+        )
+
+    def check_artifact_round_trip(self) -> None:
+        from anomd.artifacts import ArtifactCodec
+
+        fitted = self._train()
+        codec = ArtifactCodec(_ARTIFACT_KEY)
+        try:
+            blob, _ = codec.encode(fitted)
+        except Exception as exc:  # noqa: BLE001 - the usual cause is an unpicklable attribute
+            raise AssertionError(f"the fitted model cannot be stored: {_describe(exc)}") from None
+        loaded = codec.decode(blob, "contract")
+        X = self.data.X_test
+        original, restored = fitted.score(X), loaded.score(X)
+        assert np.array_equal(original.raw, restored.raw) and np.array_equal(
+            original.is_anomaly, restored.is_anomaly
+        ), "scores differ after an artifact encode/decode round trip (is all fitted state picklable?)"
+
+    def _train(self) -> Any:
+        from anomd.model import train
+
+        if not hasattr(self, "_trained"):
+            self._trained = train(
+                self.spec, self.data.X_train, name="contract", contamination=self.contamination,
+                params=self.raw_params,
+            )
+        return self._trained
+
+
+def check_detector(
+    spec: DetectorSpec,
+    *,
+    params: Mapping[str, Any] | None = None,
+    rng_seed: int = 0,
+    contamination: float = 0.05,
+    min_auc: float = 0.95,
+    expected_failures: Collection[str] = (),
+) -> ContractReport:
+    """Runs the detector contract against ``spec`` and raises if any promise is broken.
+
+    Args:
+        spec: The detector spec a plugin registers.
+        params: Overrides for the backend's params (validated by ``spec.parse_params``); use
+            them to keep slow backends quick, e.g. ``{"epochs": 5}`` for a neural network.
+        rng_seed: Seed of the planted data set.
+        contamination: Passed to ``build``; the planted share is about 3 %.
+        min_auc: Least ROC-AUC the raw scores must reach on the (clearly separated) planted
+            outliers, on the training rows and on fresh test rows.
+        expected_failures: Check names (see :data:`CHECKS`) known to fail for this backend.
+            They are reported instead of raised, and one that unexpectedly passes is an error,
+            so a stale waiver is noticed as soon as the backend is fixed.
+
+    Returns:
+        A :class:`ContractReport` with the passed checks and a few measurements.
+
+    Raises:
+        AssertionError: The backend is unavailable, or checks failed; the message names the
+            backend and lists every failing check with what it saw.
+        ValueError: ``expected_failures`` names a check that does not exist.
+    """
+    __tracebackhide__ = True  # pytest shows the message, not this function's frames
+    unknown = set(expected_failures) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown contract checks in expected_failures: {sorted(unknown)}; known: {CHECKS}")
+    label = f"backend {getattr(spec, 'id', spec)!r}"
+    if not isinstance(spec, DetectorSpec):
+        raise AssertionError(f"anomd detector contract: {label} is a {type(spec).__name__}, not a DetectorSpec")
+    if not spec.available:
+        raise AssertionError(
+            f"anomd detector contract: {label} is not available here: missing "
+            f"{', '.join(spec.missing_dependencies())}. {spec.install_hint}"
+        )
+    contract = _Contract(spec, params or {}, planted_data(rng_seed), contamination, min_auc)
+    failures: dict[str, str] = {}
+    for name in CHECKS:
+        check: Callable[[], None] = getattr(contract, f"check_{name}")
+        try:
+            check()
+        except AssertionError as exc:
+            failures[name] = str(exc) or "assertion failed"
+        except _NotRun as exc:
+            failures[name] = f"not run: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a crash is a contract failure with its reason
+            failures[name] = f"raised {_describe(exc)}"
+        else:
+            contract.report.passed.append(name)
+    expected = set(expected_failures)
+    problems = {name: msg for name, msg in failures.items() if name not in expected}
+    contract.report.expected_failures = {name: msg for name, msg in failures.items() if name in expected}
+    for name in sorted(expected - set(failures)):
+        problems[name] = "passed, but is listed in expected_failures; remove it from the list"
+    if problems:
+        lines = "\n".join(f"  - {name}: {msg}" for name, msg in problems.items())
+        raise AssertionError(
+            f"anomd detector contract: {label} failed {len(problems)} of {len(CHECKS)} checks:\n{lines}"
+        )
+    return contract.report
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _assert_finite_floats(values: np.ndarray, what: str) -> None:
+    assert np.issubdtype(values.dtype, np.floating), f"{what} has dtype {values.dtype}; expected floats"
+    bad = np.flatnonzero(~np.isfinite(values))
+    assert bad.size == 0, f"{what} has {bad.size} non-finite values (first at rows {bad[:5].tolist()})"
+
+
+def _disturb_global_rngs() -> None:
+    """Moves every global generator, so only a detector's own seed can make fits repeat."""
+    seed = random.SystemRandom().randrange(2**31)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _state(obj: Any) -> dict[str, Any]:
+    """The objects reachable from ``obj``'s attributes, by path (a few levels deep).
+
+    Values are kept (not their ids) so a replaced attribute cannot reuse a freed id.
+    """
+    out: dict[str, Any] = {}
+    seen: set[int] = set()
+
+    def walk(value: Any, path: str, depth: int) -> None:
+        if id(value) in seen or depth > 6:
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            items = [(repr(k), v) for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            items = [(str(i), v) for i, v in enumerate(value)]
+        elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+            items = list(vars(value).items())
+        else:
+            return
+        for key, child in items:
+            out[f"{path}.{key}"] = child
+            walk(child, f"{path}.{key}", depth + 1)
+
+    walk(obj, "detector", 0)
+    return out
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    changed = []
+    for path in sorted(before.keys() | after.keys()):
+        if path not in before or path not in after:
+            changed.append(path)
+            continue
+        old, new = before[path], after[path]
+        if old is new or (isinstance(old, _ATOMS) and type(old) is type(new) and old == new):
+            continue
+        changed.append(path)
+    return changed
+
+
+def _ranks(scores: np.ndarray, mask: np.ndarray) -> list[int]:
+    order = np.argsort(-scores, kind="stable")
+    rank = np.empty(len(scores), dtype=int)
+    rank[order] = np.arange(1, len(scores) + 1)
+    return sorted(rank[mask].tolist())
+
+
+def _fmt(values: np.ndarray) -> str:
+    return "[" + ", ".join(f"{v:.6g}" for v in values) + "]"
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
