@@ -34,7 +34,9 @@ def storage_backend(request: pytest.FixtureRequest) -> StorageBackend:
 
 
 @pytest.fixture(scope="session")
-def server_data_dir(storage_backend: StorageBackend, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def server_data_dir(
+    storage_backend: StorageBackend, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     return tmp_path_factory.mktemp(f"server-{storage_backend.name}")
 
 
@@ -42,7 +44,8 @@ def server_data_dir(storage_backend: StorageBackend, tmp_path_factory: pytest.Te
 def server_store(storage_backend: StorageBackend, server_data_dir: Path) -> StoreUnderTest:
     """The store the session server uses, reachable from tests (to inspect or tamper)."""
     if storage_backend.name == "filesystem":  # the default: models in the data folder
-        return StoreUnderTest({}, lambda: FilesystemStorage(server_data_dir), server_data_dir.as_uri())
+        uri = server_data_dir.as_uri()
+        return StoreUnderTest({}, lambda: FilesystemStorage(server_data_dir), uri)
     return storage_backend.new_store(server_data_dir)
 
 

@@ -23,7 +23,9 @@ def selected_backends() -> list[str]:
     wanted = [b.strip() for b in os.environ.get("ANOMD_TEST_STORAGE", "").split(",") if b.strip()]
     unknown = set(wanted) - set(BACKENDS)
     if unknown:
-        raise ValueError(f"ANOMD_TEST_STORAGE: unknown backend(s) {sorted(unknown)}; use {BACKENDS}")
+        raise ValueError(
+            f"ANOMD_TEST_STORAGE: unknown backend(s) {sorted(unknown)}; use {BACKENDS}"
+        )
     return wanted or list(BACKENDS)
 
 
@@ -63,10 +65,12 @@ class StorageBackend:
         if self.name == "filesystem":
             root = folder / f"store-{secrets.token_hex(3)}"
             root.mkdir(parents=True)
-            return StoreUnderTest({"ANOMD_STORAGE": root.as_uri()}, lambda: FilesystemStorage(root),
-                                  root.as_uri())
+            return StoreUnderTest(
+                {"ANOMD_STORAGE": root.as_uri()}, lambda: FilesystemStorage(root), root.as_uri()
+            )
         from anomd_s3.storage import open_s3
 
         uri = f"s3://{self.bucket}/{folder.name}-{secrets.token_hex(3)}"
-        return StoreUnderTest({"ANOMD_STORAGE": uri, **self.s3_env},
-                              lambda: open_s3(uri, self.s3_options), uri)
+        return StoreUnderTest(
+            {"ANOMD_STORAGE": uri, **self.s3_env}, lambda: open_s3(uri, self.s3_options), uri
+        )

@@ -37,10 +37,16 @@ def test_puts_leave_no_temporary_files(tmp_path: Path) -> None:
     for number in range(20):
         store.put(f"models/m{number % 3}.joblib", os.urandom(1000 + number))
     assert _temp_files(tmp_path) == []
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["m0.joblib", "m1.joblib", "m2.joblib"]
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "m0.joblib",
+        "m1.joblib",
+        "m2.joblib",
+    ]
 
 
-def test_a_failed_write_keeps_the_previous_object_and_cleans_up(tmp_path: Path, monkeypatch) -> None:
+def test_a_failed_write_keeps_the_previous_object_and_cleans_up(
+    tmp_path: Path, monkeypatch
+) -> None:
     store = FilesystemStorage(tmp_path)
     store.put(KEY, b"good version")
 
@@ -89,7 +95,9 @@ def test_sigkill_in_the_middle_of_a_put_keeps_the_previous_object(tmp_path: Path
     assert leftovers, "no partial temporary file: the kill did not land mid-write"
     assert store.get(KEY) == good
     assert store.head(KEY) == before
-    assert [o.key for o in store.list("models/")] == [KEY], "a temporary file is listed as an object"
+    assert [o.key for o in store.list("models/")] == [KEY], (
+        "a temporary file is listed as an object"
+    )
     assert store.put(KEY, b"next fit").size == 8  # the store stays usable after the crash
 
 
@@ -107,3 +115,22 @@ def test_file_uris_and_plain_paths_open_the_same_folder(tmp_path: Path) -> None:
     by_uri.put("models/x.joblib", b"1")
     assert by_path.get("models/x.joblib") == b"1"
     assert by_uri.describe() == {"backend": "filesystem", "root": str(tmp_path.resolve())}
+
+
+def test_stale_temporaries_from_crashed_writers_are_removed_on_open(tmp_path) -> None:
+    import os
+    import time
+
+    from anomd_builtins.storage.filesystem import FilesystemStorage
+
+    models = tmp_path / "models"
+    models.mkdir()
+    stale, fresh = models / ".tmp-crashed", models / ".tmp-writing-now"
+    stale.write_bytes(b"half a model")
+    fresh.write_bytes(b"a write in progress")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    store = FilesystemStorage(tmp_path)
+    assert not stale.exists(), "debris older than an hour is removed"
+    assert fresh.exists(), "a recent temporary may belong to a live writer in another process"
+    assert [o.key for o in store.list()] == []

@@ -9,6 +9,11 @@ Batch use without a server::
     fitted, scores = service.score(new_rows, model="fraud", backend="ecod")
 
     scores = anomd.detect(rows, backend="isolation_forest")   # fit and score, nothing stored
+
+Streaming::
+
+    detector = anomd.StreamingAnomalyDetector("sensor-1", rolling_windows=[5, 10])
+    result = await detector.process({"temp": 45.0})   # or detector.process_sync(...)
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from anomd.hookspecs import hookimpl
 
-__all__ = ["AnomalyService", "DetectorSpec", "Scores", "detect", "hookimpl"]
+__all__ = [
+    "AnomalyService", "DetectorSpec", "DetectorStatus", "Scores", "StreamingAnomalyDetector", "detect", "hookimpl",
+]
 
 if TYPE_CHECKING:
     from anomd.detectors import DetectorSpec
     from anomd.model import Scores
     from anomd.service import AnomalyService
+    from anomd.streaming import DetectorStatus, StreamingAnomalyDetector
 
 _LAZY = {
     "AnomalyService": "anomd.service",
@@ -31,6 +39,9 @@ _LAZY = {
     "FittedModel": "anomd.model",
     "PluginHost": "anomd.plugins",
     "load_settings": "anomd.settings",
+    "StreamingAnomalyDetector": "anomd.streaming",
+    "DetectorStatus": "anomd.streaming",
+    "TransformSpec": "anomd.transforms",
 }
 
 
@@ -54,8 +65,8 @@ def detect(data: Any, *, backend: str = "ecod", contamination: float = 0.1, **kw
         contamination: Expected share of anomalies; sets the threshold.
         **kwargs: ``normalization``, ``params``, ``schema``, ``threshold``.
     """
-    from anomd.model import train
     from anomd.errors import NotFound
+    from anomd.model import train
 
     host = _default_plugins()
     spec = host.detectors.get(backend)

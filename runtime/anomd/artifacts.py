@@ -58,6 +58,70 @@ class ArtifactCodec:
     def _sign(self, manifest: bytes) -> bytes:
         return hmac.new(self._key, manifest, hashlib.sha256).digest()
 
+    # -- generic sealed envelopes (stream checkpoints and other non-model objects) -----------
+    #
+    # Layout: 8-byte magic | uint32 header length | header | sha256(payload) | HMAC | payload.
+    # The HMAC covers magic, header and payload digest, so a verified header vouches for the
+    # payload too and the header can be read (e.g. for a listing) without fetching the payload.
+
+    def seal(self, magic: bytes, header: bytes, payload: bytes) -> bytes:
+        """Signs ``header`` and the digest of ``payload`` into one blob.
+
+        Args:
+            magic: 8 bytes naming the object kind and format version; a blob of one kind is
+                never accepted as another.
+        """
+        if len(magic) != len(MAGIC):
+            raise ValueError(f"magic must be {len(MAGIC)} bytes")
+        digest = hashlib.sha256(payload).digest()
+        signature = self._sign(magic + header + digest)
+        return b"".join((magic, _LEN.pack(len(header)), header, digest, signature, payload))
+
+    def unseal_header(self, head: bytes, magic: bytes, name: str) -> tuple[bytes, bytes, int]:
+        """Verifies a sealed blob's header from its first bytes.
+
+        Returns:
+            The header, the signed payload digest, and the offset where the payload starts.
+
+        Raises:
+            ArtifactRejected: Wrong kind, truncated, or bad signature.
+            IndexError: ``head`` is too short to hold the whole header (read more).
+        """
+        if head[: len(magic)] != magic:
+            raise ArtifactRejected(f"{name}: not an anomd object of this kind (or an unsupported format)")
+        if len(head) < len(magic) + _LEN.size:
+            raise ArtifactRejected(f"{name}: object is truncated")
+        (length,) = _LEN.unpack_from(head, len(magic))
+        start = len(magic) + _LEN.size
+        end = start + length + 32 + _SIG_SIZE
+        if len(head) < end:
+            raise IndexError(end)
+        header = bytes(head[start : start + length])
+        digest = bytes(head[start + length : start + length + 32])
+        signature = bytes(head[start + length + 32 : end])
+        if not hmac.compare_digest(signature, self._sign(magic + header + digest)):
+            raise ArtifactRejected(
+                f"{name}: signature does not verify (tampered, corrupted, or signed with another "
+                "key); it was not loaded"
+            )
+        return header, digest, end
+
+    def unseal(self, blob: bytes, magic: bytes, name: str) -> tuple[bytes, memoryview]:
+        """Verifies a sealed blob completely and returns its header and payload.
+
+        Raises:
+            ArtifactRejected: Wrong kind, truncated, bad signature, or a payload that does not
+                match its signed digest. Nothing has been unpickled when this is raised.
+        """
+        try:
+            header, digest, offset = self.unseal_header(blob, magic, name)
+        except IndexError:
+            raise ArtifactRejected(f"{name}: object is truncated") from None
+        payload = memoryview(blob)[offset:]
+        if not hmac.compare_digest(hashlib.sha256(payload).digest(), digest):
+            raise ArtifactRejected(f"{name}: payload does not match its signed digest; it was not loaded")
+        return header, payload
+
     def encode(self, model: FittedModel) -> tuple[bytes, Manifest]:
         buffer = io.BytesIO()
         joblib.dump(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from anomd.commands import COMMAND_MODULES
@@ -52,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `anomd detect big.csv | head`: the reader left; that is not an error worth a message.
-        sys.stderr.close()
+        # `anomd detect big.csv | head`: the reader left, which is not worth a message. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from anomd.artifacts import HEADER_PROBE, ArtifactCodec, Manifest
-from anomd.errors import AnomdError, NotFound, StorageUnavailable
+from anomd.errors import AnomdError, ArtifactRejected, NotFound, StorageUnavailable
 from anomd.model import FittedModel
 from anomd.names import MODELS_PREFIX, SUFFIX, model_key
 from anomd.storage import ObjectInfo, Storage
@@ -27,8 +27,23 @@ def storage_errors(action: str) -> Iterator[None]:
         yield
     except (AnomdError, KeyError):
         raise
-    except Exception as exc:  # noqa: BLE001 - any backend failure means storage is unavailable
+    except Exception as exc:
         raise StorageUnavailable(f"storage failed while {action}: {type(exc).__name__}: {exc}") from exc
+
+
+def check_belongs(manifest: Manifest, filename: str) -> None:
+    """Refuses a validly signed artifact stored under another model's filename.
+
+    The signature proves who made an artifact, not where it belongs: without this check anyone
+    who can write to the store could copy model A's artifact over model B and have B score with
+    A. The signed manifest names its model, so a moved artifact is caught before unpickling.
+    """
+    expected = f"{manifest.info.name}_{manifest.info.backend}{SUFFIX}"
+    if expected != filename:
+        raise ArtifactRejected(
+            f"model {filename!r}: the artifact belongs to {expected!r} (copied or moved in "
+            "storage); it was not loaded. Refit the model or delete it."
+        )
 
 
 class ModelStore:
@@ -79,6 +94,10 @@ class ModelStore:
                 blob = self.storage.get(key)
         except KeyError:
             raise NotFound(f"model {filename!r} not found") from None
+        try:
+            check_belongs(self.codec.read_manifest(blob, filename)[0], filename)
+        except IndexError:
+            raise ArtifactRejected(f"model {filename!r}: artifact is truncated") from None
         model = self.codec.decode(blob, filename)
         self._remember(filename, info.version, model)
         return model
@@ -99,6 +118,7 @@ class ModelStore:
                     manifest, _ = self.codec.read_manifest(head, filename)
             except KeyError:
                 raise NotFound(f"model {filename!r} not found") from None
+        check_belongs(manifest, filename)
         return manifest, info
 
     def list(self) -> list[dict[str, Any]]:

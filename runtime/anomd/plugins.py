@@ -25,6 +25,14 @@ from anomd.transforms import TransformSpec
 
 ENTRY_POINT_GROUP = "anomd"
 
+#: What each registration hook accepts; checked when ``register`` is called, so the error
+#: points at the plugin's own call.
+_SPEC_TYPES: dict[str, type] = {
+    "register_detectors": DetectorSpec,
+    "register_storage": StorageSpec,
+    "register_transforms": TransformSpec,
+}
+
 
 @dataclass
 class PluginRecord:
@@ -73,6 +81,7 @@ class PluginHost:
         self.detectors: Registry[DetectorSpec] = Registry("detector")
         self.storage: Registry[StorageSpec] = Registry("storage backend")
         self.transforms: Registry[TransformSpec] = Registry("transform")
+        self._staged: dict[str, list[tuple[Callable[[Any, PluginRecord], None], Any]]] = {}
         if use_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._load_entry_point(ep)
@@ -82,6 +91,7 @@ class PluginHost:
         self._collect("register_detectors", self._add_detector)
         self._collect("register_storage", self._add_storage)
         self._collect("register_transforms", self._add_transform)
+        self._commit()
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
         dist = ep.dist
@@ -94,17 +104,39 @@ class PluginHost:
         )
         if ep.name in self.blocked or (dist and dist.name in self.blocked):
             record.status = "blocked"
-            self.records[ep.name] = record
+            self._file(record)
             return
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure is isolated and reported
+            self._file(record)
             self._fail(record, f"import failed: {_summary(exc)}", exc)
             return
         self._register(plugin, record)
 
-    def _register(self, plugin: Any, record: PluginRecord) -> None:
+    def _file(self, record: PluginRecord) -> PluginRecord | None:
+        """Files ``record`` in the report; returns the plugin already holding its name, if any.
+
+        Two distributions may declare the same entry-point name. The second must not replace
+        the first one's record (that would silently unload a working plugin), so it is filed
+        under a distinct key (``name#2``) instead.
+        """
+        holder = self.records.get(record.name)
+        if holder is not None:
+            base, n = record.name, 2
+            while f"{base}#{n}" in self.records:
+                n += 1
+            record.name = f"{base}#{n}"
         self.records[record.name] = record
+        return holder
+
+    def _register(self, plugin: Any, record: PluginRecord) -> None:
+        holder = self._file(record)
+        if holder is not None:
+            message = (f"plugin name {holder.name!r} is already used by {holder.label}; "
+                       "entry-point names must be unique (use the module path)")
+            self._fail(record, message, ValueError(message))
+            return
         try:
             self.pm.register(plugin, name=record.name)
             # Misspelt hook names are caught here rather than silently never called.
@@ -120,17 +152,44 @@ class PluginHost:
             self._fail(record, f"invalid plugin: {exc}", exc)
 
     def _collect(self, hook: str, add: Callable[[Any, PluginRecord], None]) -> None:
-        """Calls one hook plugin by plugin, so each registration is attributed and isolated."""
+        """Calls one hook plugin by plugin, so each registration is attributed and isolated.
+
+        Registrations are only staged here; :meth:`_commit` adds them once every hook has run,
+        so a plugin whose hook raises half-way serves nothing, rather than being reported as
+        failed while what it registered before the error is served.
+        """
+        expected = _SPEC_TYPES.get(hook, object)
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
             record = self.records[impl.plugin_name]
             if record.status != "loaded":
                 continue
+            staged = self._staged.setdefault(record.name, [])
+
+            def register(item: Any, _staged: list = staged) -> None:
+                if not isinstance(item, expected):
+                    got = type(item).__name__
+                    raise TypeError(f"{hook} expects {expected.__name__}, got {got}")
+                _staged.append((add, item))
+
             try:
-                impl.function(register=lambda item, _record=record: add(item, _record))
+                impl.function(register=register)
             except PluginError:
-                raise  # duplicate ids stop start-up: which one to serve is the operator's call
+                raise
             except Exception as exc:  # noqa: BLE001 - a crashing hook is isolated and reported
                 self._fail(record, f"hook {hook} failed: {_summary(exc)}", exc)
+
+    def _commit(self) -> None:
+        """Adds the staged registrations of every plugin whose hooks all succeeded.
+
+        Raises:
+            PluginError: Two plugins registered the same id; which one to serve is the
+                operator's call, so start-up stops with both named.
+        """
+        for name, record in list(self.records.items()):  # load order: earlier plugins hold ids
+            if record.status == "loaded":
+                for add, item in self._staged.get(name, ()):
+                    add(item, record)
+        self._staged.clear()
 
     def _add_detector(self, spec: Any, record: PluginRecord) -> None:
         if not isinstance(spec, DetectorSpec):

@@ -63,6 +63,19 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: ``console`` for people, ``json`` (one object per line) for log collectors.
     log_format: Literal["console", "json"] = "console"
+    #: Most streaming detectors kept in memory; one more evicts the least recently used
+    #: (checkpointed to storage first, restored on its next use).
+    max_stream_detectors: Positive = 1000
+    #: Evict streaming detectors unused for this many seconds (checkpointed first); 0 never.
+    stream_idle_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    #: Checkpoint every live streaming detector at shutdown, so a restart continues them.
+    stream_checkpoint_on_shutdown: bool = True
+    #: Where streaming retrains run: ``thread`` (worker threads, like batch fits) or ``process``
+    #: (worker processes: no GIL sharing with scoring, for many cores and slow backends; each
+    #: costs a Python process and seconds to start). See docs/streaming.md for measurements.
+    stream_retrain_mode: Literal["thread", "process"] = "thread"
+    #: Worker processes (or threads) for streaming retrains, shared by all detectors.
+    stream_retrain_workers: Positive = 1
 
     def storage_uri(self) -> str:
         return self.storage or Path(self.data_dir).expanduser().resolve().as_uri()

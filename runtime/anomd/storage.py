@@ -76,7 +76,7 @@ class Storage(abc.ABC):
         """What ``/health`` shows about this backend (never secrets)."""
         return {"backend": self.scheme}
 
-    def close(self) -> None:  # noqa: B027 - optional hook for backends holding connections
+    def close(self) -> None:
         """Releases connections; called at shutdown."""
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from anomd_s3.testing import LocalS3, local_s3
 
 

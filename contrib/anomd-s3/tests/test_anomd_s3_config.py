@@ -7,37 +7,49 @@ import socket
 import time
 
 import pytest
-
-from anomd.plugins import PluginHost
-from anomd.registry import Registry
-from anomd.settings import ConfigError
-from anomd.storage_config import open_storage
 from anomd_s3.config import parse_s3_uri, public_endpoint, resolve
 from anomd_s3.errors import BucketNotFound, S3StorageError
 from anomd_s3.storage import SPEC, S3Storage, open_s3
 from anomd_s3.testing import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LocalS3
 
+from anomd.plugins import PluginHost
+from anomd.registry import Registry
+from anomd.settings import ConfigError
+from anomd.storage_config import open_storage
+
 
 @pytest.mark.parametrize(
     ("uri", "bucket", "prefix"),
-    [("s3://models", "models", ""), ("s3://models/", "models", ""),
-     ("s3://models/team/anomd", "models", "team/anomd"), ("s3://models/team/anomd/", "models", "team/anomd")],
+    [
+        ("s3://models", "models", ""),
+        ("s3://models/", "models", ""),
+        ("s3://models/team/anomd", "models", "team/anomd"),
+        ("s3://models/team/anomd/", "models", "team/anomd"),
+    ],
 )
 def test_uri_gives_bucket_and_prefix(uri: str, bucket: str, prefix: str) -> None:
     location = parse_s3_uri(uri)
     assert (location.bucket, location.prefix) == (bucket, prefix)
 
 
-@pytest.mark.parametrize("uri", ["s3://", "file:///tmp/x", "s3://b/a//c", "s3://b/../x", "s3://b/p?region=x"])
+@pytest.mark.parametrize(
+    "uri", ["s3://", "file:///tmp/x", "s3://b/a//c", "s3://b/../x", "s3://b/p?region=x"]
+)
 def test_bad_uris_are_refused(uri: str) -> None:
     with pytest.raises(ValueError):
         parse_s3_uri(uri)
 
 
 def test_storage_options_win_over_the_environment() -> None:
-    env = {"AWS_ENDPOINT_URL": "http://env-endpoint:9000", "AWS_DEFAULT_REGION": "eu-west-1",
-           "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "env-key"}
-    setup = resolve("s3://b/p", {"endpoint_url": "https://options-endpoint", "region": "ap-south-1"}, env)
+    env = {
+        "AWS_ENDPOINT_URL": "http://env-endpoint:9000",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "env-key",
+    }
+    setup = resolve(
+        "s3://b/p", {"endpoint_url": "https://options-endpoint", "region": "ap-south-1"}, env
+    )
     assert setup.endpoint == "https://options-endpoint"
     assert setup.region == "ap-south-1"
     assert setup.config["endpoint"] == "https://options-endpoint"  # boto3 spelling accepted
@@ -45,10 +57,19 @@ def test_storage_options_win_over_the_environment() -> None:
 
 
 def test_the_aws_variables_are_used_when_options_are_empty() -> None:
-    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_DEFAULT_REGION": "eu-west-1",
-           "AWS_ALLOW_HTTP": "TRUE", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    env = {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ALLOW_HTTP": "TRUE",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }
     setup = resolve("s3://b", {}, env)
-    assert (setup.endpoint, setup.region, setup.credentials) == ("http://127.0.0.1:9000", "eu-west-1", "environment")
+    assert (setup.endpoint, setup.region, setup.credentials) == (
+        "http://127.0.0.1:9000",
+        "eu-west-1",
+        "environment",
+    )
     assert setup.client_options["allow_http"] is True
 
 
@@ -83,15 +104,25 @@ def test_describe_shows_where_and_never_the_credentials(s3: LocalS3) -> None:
 
 
 def test_location_is_an_s3_uri(s3: LocalS3) -> None:
-    assert open_s3("s3://bkt/p", s3.options()).location("models/a_ecod.joblib") == "s3://bkt/p/models/a_ecod.joblib"
-    assert open_s3("s3://bkt", s3.options()).location("models/a_ecod.joblib") == "s3://bkt/models/a_ecod.joblib"
+    assert (
+        open_s3("s3://bkt/p", s3.options()).location("models/a_ecod.joblib")
+        == "s3://bkt/p/models/a_ecod.joblib"
+    )
+    assert (
+        open_s3("s3://bkt", s3.options()).location("models/a_ecod.joblib")
+        == "s3://bkt/models/a_ecod.joblib"
+    )
 
 
 def test_a_missing_bucket_is_an_error_not_a_missing_model(s3: LocalS3) -> None:
     store = open_s3("s3://no-such-bucket-here", s3.options())
-    for call in (lambda: store.head("models/a_ecod.joblib"), lambda: store.get("models/a_ecod.joblib"),
-                 lambda: store.put("models/a_ecod.joblib", b"x"), lambda: list(store.list("models/")),
-                 lambda: store.delete("models/a_ecod.joblib")):
+    for call in (
+        lambda: store.head("models/a_ecod.joblib"),
+        lambda: store.get("models/a_ecod.joblib"),
+        lambda: store.put("models/a_ecod.joblib", b"x"),
+        lambda: list(store.list("models/")),
+        lambda: store.delete("models/a_ecod.joblib"),
+    ):
         with pytest.raises(BucketNotFound, match="no-such-bucket-here"):
             call()
 
@@ -100,8 +131,16 @@ def test_an_unreachable_endpoint_fails_fast_with_a_short_message() -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    store = open_s3("s3://bkt", {"endpoint": f"http://127.0.0.1:{port}", "allow_http": True,
-                                 "access_key_id": "k", "secret_access_key": "s", "max_retries": 1})
+    store = open_s3(
+        "s3://bkt",
+        {
+            "endpoint": f"http://127.0.0.1:{port}",
+            "allow_http": True,
+            "access_key_id": "k",
+            "secret_access_key": "s",
+            "max_retries": 1,
+        },
+    )
     started = time.monotonic()
     with pytest.raises(S3StorageError) as caught:
         store.head("models/a_ecod.joblib")

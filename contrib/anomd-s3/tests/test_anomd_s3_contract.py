@@ -6,11 +6,11 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from anomd_s3.storage import open_s3
+from anomd_s3.testing import SECRET_ACCESS_KEY, LocalS3
 
 from anomd.storage import Storage
 from anomd.testing import StorageContract
-from anomd_s3.storage import open_s3
-from anomd_s3.testing import SECRET_ACCESS_KEY, LocalS3
 
 
 class TestS3StorageWithPrefix(StorageContract):

@@ -37,6 +37,11 @@ class AppendedSkew:
         self.m2 = np.einsum("ij,ij->j", deviation, deviation)
         self.m3 = np.einsum("ij,ij,ij->j", deviation, deviation, deviation)
 
+    def training_signs(self) -> np.ndarray:
+        """``(n_features,)`` skewness signs of the training columns themselves."""
+        degenerate = self.m2 / self.n <= (_EPS * self.mean) ** 2
+        return np.where(degenerate, 0.0, np.sign(self.m3))
+
     def signs(self, X: np.ndarray) -> np.ndarray:
         """``(n_rows, n_features)`` skewness signs of each column with that row appended."""
         n = float(self.n)

@@ -57,10 +57,14 @@ def column_knots(column: np.ndarray, rel_gap: float) -> tuple[np.ndarray, np.nda
 class ECDFSketch:
     """Per-column knots of a training matrix, answering left and right tail probabilities.
 
-    The probabilities are those of a new row appended to the training set and ranked with it,
-    ``(#{training <= x} + 1) / (n + 1)`` and ``(#{training >= x} + 1) / (n + 1)``: what PyOD
-    computes for a one-row batch, without the training matrix and at a cost independent of
-    ``n``.
+    A value that does not occur in the training column is ranked as if appended to it,
+    ``(#{training <= x} + 1) / (n + 1)`` (and ``>=`` for the right tail): what PyOD computes
+    for a one-row batch. A value that does occur (a knot: every distinct value near the ends,
+    every value of a column with few distinct values) gets the training rows' own ECDF,
+    ``#{training <= x} / n``, so a row equal to training rows scores as they did in training —
+    re-scoring the training data reproduces PyOD's training scores, and a category seen in
+    training does not look rarer than it did when the threshold was set. Both without the
+    training matrix and at a cost independent of ``n``.
 
     All columns' knots share flat arrays, and one binary search serves every column: knots are
     stored as complex numbers ``column + 1j * value``, which numpy orders lexicographically
@@ -87,8 +91,9 @@ class ECDFSketch:
         self.at_or_below = np.concatenate([k[2] for k in knots]).astype(count_type)
         self.starts = np.cumsum([0] + [k[0].size for k in knots]).astype(np.int64)
 
-    def counts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``#{training <= x}`` and ``#{training >= x}`` per cell of ``X`` (float, same shape).
+    def counts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``#{training <= x}``, ``#{training >= x}`` (float) and whether ``x`` is a knot,
+        per cell of ``X``.
 
         Exact at knots. Between neighbouring knots ``a < x < b`` the count at or below ``x``
         rises from ``#{<= a}`` to ``#{< b}`` and is interpolated linearly in ``x``, which is
@@ -113,13 +118,16 @@ class ECDFSketch:
             frac = np.where(between, (X - a) / (b - a), 0.0)
         at_or_below = np.where(below_all, 0.0, start + frac * gap)
         at_or_above = np.where(on_knot, self.n_samples - self.below[lo], self.n_samples - at_or_below)
-        return at_or_below, at_or_above.astype(np.float64)
+        return at_or_below, at_or_above.astype(np.float64), on_knot
 
-    def tail_probabilities(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Left and right tail probabilities of each cell of ``X`` as an appended row."""
-        at_or_below, at_or_above = self.counts(X)
-        scale = 1.0 / (self.n_samples + 1)
-        return (at_or_below + 1.0) * scale, (at_or_above + 1.0) * scale
+    def tail_probabilities(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Left and right tail probabilities of each cell of ``X``, and which cells hold a value
+        seen in training (scored with the training ECDF rather than as appended)."""
+        at_or_below, at_or_above, seen = self.counts(X)
+        n = self.n_samples
+        left = np.where(seen, at_or_below / n, (at_or_below + 1.0) / (n + 1))
+        right = np.where(seen, at_or_above / n, (at_or_above + 1.0) / (n + 1))
+        return left, right, seen
 
     @property
     def nbytes(self) -> int:

@@ -6,12 +6,16 @@ training skewness, and drops the PyOD estimator, which holds the training matrix
 more matrices of the same size. Scoring costs O(d log k) per row whatever the training size.
 
 Semantics: PyOD's ``decision_function`` ranks the new rows *together with* the training rows
-and with each other, so a row's score depends on the other rows of its batch. Here each row is
-ranked against the training rows alone, as if it were the only new row — for a one-row batch
-that is exactly PyOD's computation, up to the sketch's interpolation (the skewness sign is
-recomputed with the row appended, as PyOD does; see ``_appended_skew``). That is the semantics
-a service needs: a row scores the same alone, in a batch of ten, or in a batch of ten
-thousand. The fidelity tests measure the difference to PyOD's batch scores.
+and with each other, so a row's score depends on the other rows of its batch. Here each value
+is ranked against the training rows alone. A value not present in the training column is
+ranked as if it were the only new row — exactly PyOD's computation for a one-row batch, up to
+the sketch's interpolation (the skewness sign recomputed with the row appended, as PyOD does;
+see ``_appended_skew``). A value present in the training column (exact ties; duplicates of
+training rows; categories) scores as the training rows holding it did in PyOD's fit: the
+training ECDF and the training skewness sign. So a row scores the same alone, in a batch of
+ten or of ten thousand; re-scoring the training data gives PyOD's training scores, whose
+quantile set the threshold; and the fidelity tests measure the difference to PyOD's batch
+scores.
 
 The per-feature scores follow the papers and PyOD's code: ``U_l = -log F(x)``,
 ``U_r = -log (1 - F(x-))`` estimated empirically; a column with negative skewness uses the
@@ -71,5 +75,7 @@ class ECDFTailDetector(PyODDetector):
     def score(self, X: np.ndarray) -> np.ndarray:
         if not self.fast_scoring:
             return super().score(X)
-        left, right = self.sketch_.tail_probabilities(X)
-        return combine_tails(left, right, self.skew_.signs(X), self.rule)
+        left, right, seen = self.sketch_.tail_probabilities(X)
+        # A value seen in training keeps the training column's skewness, as its tails do.
+        signs = np.where(seen, self.skew_.training_signs(), self.skew_.signs(X))
+        return combine_tails(left, right, signs, self.rule)

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 _LEAF = -1
-#: Rows walked together: bounds the (rows x trees) index arrays to a few MB and keeps them in cache.
-_CHUNK_ROWS = 2048
+#: Rows walked together: keeps the (rows x trees) index arrays small enough to stay in cache
+#: (measured fastest among 128-2048 for 100 trees).
+_CHUNK_ROWS = 1024
 
 
 def average_path_length(n: np.ndarray) -> np.ndarray:
@@ -40,8 +41,9 @@ class PackedForest:
     """All trees of a fitted ``sklearn.ensemble.IsolationForest`` in flat arrays.
 
     Attributes:
-        children: ``(n_nodes, 2)`` global indices of the left and right child; a leaf points
-            to itself on both sides, so rows that reach a leaf early stay there.
+        children: Global indices of the left and right child of node ``i`` at ``2i`` and
+            ``2i + 1``; a leaf points to itself on both sides, so rows that reach a leaf early
+            stay there.
         feature: Split column per node, as an index into the *full* input row.
         threshold: Split value per node (``+inf`` at leaves: "go left", i.e. stay).
         leaf_value: ``depth + c(n_leaf) - 1`` at leaves (0 elsewhere).
@@ -71,12 +73,12 @@ class PackedForest:
             value = (t.compute_node_depths() + average_path_length(t.n_node_samples)) - 1.0
             leaf_value.append(np.where(leaf, value, 0.0))
             offset += t.node_count
-        index_type = np.int32 if offset < np.iinfo(np.int32).max else np.int64
-        self.children = np.concatenate(children).astype(index_type)
-        self.feature = np.concatenate(feature).astype(index_type)
+        # intp indices: ``take`` would convert narrower ones on every call.
+        self.children = np.concatenate(children).astype(np.intp).ravel()  # (left, right) pairs
+        self.feature = np.concatenate(feature).astype(np.intp)
         self.threshold = np.concatenate(threshold)
         self.leaf_value = np.concatenate(leaf_value)
-        self.roots = np.asarray(roots, dtype=index_type)
+        self.roots = np.asarray(roots, dtype=np.intp)
         self.levels = max(int(e.get_depth()) for e in forest.estimators_)
         self.denominator = float(len(roots) * average_path_length(np.array([forest._max_samples]))[0])
 
@@ -88,14 +90,15 @@ class PackedForest:
         return np.concatenate([self._path_lengths(X[i : i + _CHUNK_ROWS]) for i in range(0, X.shape[0], _CHUNK_ROWS)])
 
     def _path_lengths(self, X: np.ndarray) -> np.ndarray:
-        n_rows = X.shape[0]
+        n_rows, n_features = X.shape
+        cells = X.ravel()
+        row_start = (np.arange(n_rows, dtype=np.intp) * n_features)[:, None]
         node = np.broadcast_to(self.roots, (n_rows, self.roots.size)).copy()
-        rows = np.arange(n_rows)[:, None]
         for _ in range(self.levels):
-            go_right = X[rows, self.feature[node]] > self.threshold[node]
-            node = self.children[node, go_right.view(np.int8)]
+            x = cells.take(row_start + self.feature.take(node))
+            node = self.children.take(2 * node + (x > self.threshold.take(node)))
         # cumsum adds trees left to right, the order scikit-learn accumulates them in.
-        return np.cumsum(self.leaf_value[node], axis=1)[:, -1]
+        return np.cumsum(self.leaf_value.take(node), axis=1)[:, -1]
 
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         """``2 ** -(E[h(x)] / c(max_samples))``, the isolation score in (0, 1]."""

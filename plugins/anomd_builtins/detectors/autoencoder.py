@@ -7,9 +7,11 @@ to the server.
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 import msgspec
+import numpy as np
 
 import anomd
 from anomd.detectors import DetectorSpec
@@ -30,6 +32,12 @@ class AutoEncoderParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     random_state: int = 42
 
 
+#: PyOD seeds torch's, NumPy's and ``random``'s *global* generators. Fits hold this lock from
+#: seeding to the end of training, so concurrent fits cannot draw from each other's streams and a
+#: given ``random_state`` always gives the same network.
+_SEEDED_TRAINING = threading.Lock()
+
+
 class AutoEncoderDetector(PyODDetector):
     """Builds the PyOD AutoEncoder lazily so that importing this plugin never imports torch."""
 
@@ -38,6 +46,7 @@ class AutoEncoderDetector(PyODDetector):
         from pyod.models.auto_encoder import AutoEncoder
 
         torch.set_num_threads(1)
+        self.seed = params.random_state
         super().__init__(
             AutoEncoder(
                 contamination=contamination, epoch_num=params.epochs, batch_size=params.batch_size,
@@ -47,6 +56,15 @@ class AutoEncoderDetector(PyODDetector):
                 device="cpu", verbose=0,
             )
         )
+
+    def fit(self, X: np.ndarray) -> AutoEncoderDetector:
+        # PyOD trains with drop_last=True: fewer rows than batch_size would leave no batch at all.
+        # Shrinking the batch to the data keeps small fits working (at least 2 rows per batch,
+        # which batch normalisation needs).
+        self.estimator.batch_size = max(2, min(self.estimator.batch_size, len(X)))
+        with _SEEDED_TRAINING:
+            self.estimator._set_seed(self.seed)
+            return super().fit(X)
 
     def score(self, X):
         import torch

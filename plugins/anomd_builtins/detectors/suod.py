@@ -1,11 +1,14 @@
 """SUOD: a scalable ensemble of heterogeneous detectors (Zhao et al., 2021).
 
 Needs the optional ``suod`` package. The default ensemble is small on purpose (LOF, HBOS,
-COPOD, isolation forest) so fitting stays in seconds on one core.
+isolation forest, kNN) so fitting stays in seconds on one core. PyOD's COPOD and ECOD are
+available but not in the default: scored inside SUOD they re-rank each batch against itself and
+write to the fitted model while scoring, so a row's score depends on its batch.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Literal
 
 import msgspec
@@ -20,7 +23,7 @@ BaseName = Literal["lof", "hbos", "copod", "ecod", "isolation_forest", "knn", "l
 
 class SUODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     base_estimators: Annotated[list[BaseName], msgspec.Meta(min_length=1, max_length=20)] = msgspec.field(
-        default_factory=lambda: ["lof", "hbos", "copod", "isolation_forest"]
+        default_factory=lambda: ["lof", "hbos", "isolation_forest", "knn"]
     )
     combination: Literal["average", "maximization"] = "average"
     rp_flag_global: bool = True
@@ -52,6 +55,11 @@ def _base(name: str, seed: int | None):
     }[name]()
 
 
+#: SUOD's scoring path is not known to be read-only (its members may write to themselves while
+#: scoring), and one cached model serves concurrent requests: scoring is serialised.
+_SCORING = threading.Lock()
+
+
 class SUODDetector(PyODDetector):
     """Seeds numpy around fit: SUOD's random projections draw from the global generator."""
 
@@ -75,6 +83,10 @@ class SUODDetector(PyODDetector):
             np.random.seed(self.seed)
         return super().fit(X)
 
+    def score(self, X):
+        with _SCORING:
+            return super().score(X)
+
 
 SPEC = DetectorSpec(
     id="suod",
@@ -88,6 +100,7 @@ SPEC = DetectorSpec(
     build=SUODDetector,
     requires=("suod",),
     install_hint="Install the extra: pip install 'anomd[suod]' (or uv sync --extra suod).",
+    # LOF uses 20 neighbours and kNN 5; each needs one row more than its neighbourhood.
     min_samples=lambda params: 21 if "lof" in params.base_estimators else 6,
 )
 

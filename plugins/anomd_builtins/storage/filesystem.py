@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ import anomd
 from anomd.storage import ObjectInfo, Storage, StorageSpec
 
 _TMP_PREFIX = ".tmp-"
+#: A temporary file older than this is debris from a crashed writer (a live write takes
+#: seconds), so it is removed when a store is opened.
+_STALE_TMP_SECONDS = 3600.0
 
 
 class FilesystemStorage(Storage):
@@ -27,6 +31,17 @@ class FilesystemStorage(Storage):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries()
+
+    def _remove_stale_temporaries(self) -> None:
+        """Deletes temporary files a killed writer left behind (never listed or read anyway)."""
+        cutoff = time.time() - _STALE_TMP_SECONDS
+        for path in self.root.rglob(_TMP_PREFIX + "*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                continue  # another process removed or renamed it first
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()

@@ -51,19 +51,22 @@ def lookback(options: RollingOptions) -> int:
 
 
 def latest(tail: np.ndarray, options: RollingOptions) -> np.ndarray:
+    # Called once per streamed point: ufunc reductions directly, without the wrappers of
+    # ndarray.mean/std (a few microseconds each on tiny blocks).
     parts = []
     for window in options.windows:
         block = tail[-window:]
-        mean = block.mean(axis=0)
+        mean = np.add.reduce(block, axis=0) / block.shape[0]
         for stat in options.stats:
             if stat == "mean":
                 parts.append(mean)
             elif stat == "std":
-                parts.append(np.sqrt(np.square(block - mean).mean(axis=0)))
+                centred = block - mean
+                parts.append(np.sqrt(np.add.reduce(centred * centred, axis=0) / block.shape[0]))
             elif stat == "min":
-                parts.append(block.min(axis=0))
+                parts.append(np.minimum.reduce(block, axis=0))
             else:
-                parts.append(block.max(axis=0))
+                parts.append(np.maximum.reduce(block, axis=0))
     return np.concatenate(parts)
 
 

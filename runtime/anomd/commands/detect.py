@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,11 @@ from anomd.commands.common import (
     parse_json_object,
     settings_from,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from anomd.model import FittedModel
 
 RESULT_COLUMNS = ("score", "is_anomaly", "raw_score")
 DEFAULT_CHUNK_ROWS = 50_000
@@ -113,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     spec = resolve_backend(plugin_host(settings), settings, args.backend)
 
     frame = read_table(args.file)
+    if frame.height == 0:
+        raise UsageError(f"{args.file} has no rows")
     clashing = [c for c in RESULT_COLUMNS if c in frame.columns]
     if clashing:
         raise UsageError(
@@ -122,6 +130,13 @@ def run(args: argparse.Namespace) -> int:
     columns = choose_columns(frame, args.columns, args.file)
     X = feature_matrix(frame, columns)
 
+    show_progress = progress_wanted(len(X), args.chunk_rows, args.progress)
+    if show_progress or (show_progress is None and sys.stderr.isatty()):
+        # Fitting is one call with no progress to report; say what is happening meanwhile.
+        print(
+            f"anomd: fitting {spec.id} on {len(X)} rows x {len(columns)} columns...",
+            file=sys.stderr,
+        )
     fitted = train(
         spec,
         X,
@@ -130,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         normalization=args.normalization,
         params=params_for(settings, spec.id, params),
     )
-    raw, score, flags = score_in_chunks(fitted, X, args.chunk_rows, args.progress)
+    raw, score, flags = score_in_chunks(fitted, X, args.chunk_rows, show_progress)
 
     import polars as pl
 
@@ -150,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def choose_columns(frame, requested: str | None, source: str) -> list[str]:
+def choose_columns(frame: pl.DataFrame, requested: str | None, source: str) -> list[str]:
     """The columns to fit on: the requested ones (checked) or every numeric one."""
     import polars as pl
 
@@ -182,12 +197,10 @@ def choose_columns(frame, requested: str | None, source: str) -> list[str]:
     return columns
 
 
-def feature_matrix(frame, columns: list[str]) -> np.ndarray:
+def feature_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     """A float64 matrix of ``columns``, refusing empty input, nulls and NaN by column name."""
     import polars as pl
 
-    if frame.height == 0:
-        raise UsageError("the input has no rows")
     selected = frame.select([pl.col(c).cast(pl.Float64) for c in columns])
     for name in columns:
         column = selected[name]
@@ -204,22 +217,31 @@ def feature_matrix(frame, columns: list[str]) -> np.ndarray:
     return selected.to_numpy()
 
 
-def score_in_chunks(fitted, X: np.ndarray, chunk_rows: int, progress: bool | None):
+def progress_wanted(rows: int, chunk_rows: int, progress: bool | None) -> bool | None:
+    """Whether to show progress: forced on or off by a flag, else left to tqdm (``None``: only
+    when stderr is a terminal), and never for work that fits in one chunk."""
+    if progress is not None:
+        return progress
+    return None if rows > chunk_rows else False
+
+
+def score_in_chunks(
+    fitted: FittedModel, X: np.ndarray, chunk_rows: int, show: bool | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores ``X`` a chunk at a time so a progress bar can follow long files.
+
+    Chunking changes no score: the detector contract requires a row's score not to depend on
+    the other rows scored with it.
 
     Returns:
         ``(raw_score, score, is_anomaly)`` arrays, one value per row.
     """
     from tqdm import tqdm
 
-    n = X.shape[0]
-    # None lets tqdm decide (on only when stderr is a terminal); one chunk needs no bar.
-    disable = (n <= chunk_rows) if progress is None else not progress
-    if progress is None and not disable:
-        disable = None
     raw, score, flags = [], [], []
-    with tqdm(total=n, unit="rows", desc="scoring", file=sys.stderr, disable=disable) as bar:
-        for start in range(0, n, chunk_rows):
+    disable = None if show is None else not show
+    with tqdm(total=len(X), unit="rows", desc="scoring", file=sys.stderr, disable=disable) as bar:
+        for start in range(0, len(X), chunk_rows):
             part = fitted.score_matrix(X[start : start + chunk_rows])
             raw.append(part.raw)
             score.append(part.score)

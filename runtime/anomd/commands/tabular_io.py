@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -51,8 +53,14 @@ def read_table(path: str) -> pl.DataFrame:
 def write_table(frame: pl.DataFrame, path: str | None) -> None:
     """Writes ``frame`` to ``path`` (format by suffix), or as CSV to standard output."""
     if path is None:
-        frame.write_csv(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        try:
+            frame.write_csv(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        except OSError as exc:
+            # Polars reports a closed pipe (`anomd detect f.csv | head`) as a plain OSError.
+            if isinstance(exc, BrokenPipeError) or errno.EPIPE in (exc.errno, _os_error_code(exc)):
+                raise BrokenPipeError(errno.EPIPE, "standard output closed") from None
+            raise
         return
     try:
         if table_format(path, "output") == "csv":
@@ -61,3 +69,9 @@ def write_table(frame: pl.DataFrame, path: str | None) -> None:
             frame.write_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise UsageError(f"cannot write {path!r}: {exc}") from None
+
+
+def _os_error_code(exc: OSError) -> int | None:
+    """The ``os error N`` code Polars puts in its message (its OSError has no errno)."""
+    found = re.search(r"os error (\d+)", str(exc))
+    return int(found.group(1)) if found else None

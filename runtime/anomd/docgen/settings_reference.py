@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 
 import msgspec
 import msgspec.inspect as mi
@@ -28,7 +29,7 @@ def field_docs() -> dict[str, str]:
     """
     docs: dict[str, str] = {}
     pending: list[str] = []
-    for line in inspect.getsource(Settings).splitlines():
+    for line in textwrap.dedent(inspect.getsource(Settings)).splitlines():
         doc = _DOC_LINE.match(line)
         if doc:
             pending.append(doc.group(1).strip())

@@ -6,8 +6,9 @@ through dependency injection; start-up warms compiled backends on a worker threa
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import anyio.to_thread
 from litestar import Litestar
@@ -21,6 +22,7 @@ from anomd.server.models import ModelsController
 from anomd.server.openapi_body import request_components
 from anomd.server.request_log import request_logger
 from anomd.server.state import AppState
+from anomd.server.streaming import StreamController, build_stream_manager, stream_lifespan
 from anomd.server.system import SystemController
 from anomd.server.warmup import warm_up
 from anomd.server.workers import Workers
@@ -28,7 +30,7 @@ from anomd.service import AnomalyService
 from anomd.settings import Settings, load_settings
 from anomd.versions import anomd_version
 
-ROUTE_HANDLERS: list = [BatchController, ModelsController, SystemController]
+ROUTE_HANDLERS: list = [BatchController, ModelsController, SystemController, StreamController]
 
 
 def create_app(settings: Settings | None = None, service: AnomalyService | None = None) -> Litestar:
@@ -42,28 +44,32 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     configure_logging(settings.log_level, settings.log_format)
     service = service or AnomalyService(settings)
     state = AppState(service=service, workers=Workers(settings.worker_threads))
+    state.streams = build_stream_manager(service, settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.warm_up:
-            async def warm() -> None:
-                await state.workers.run(warm_up, service)
+            # A daemon thread, not a worker: warm-up must neither take a request slot nor hold
+            # up shutdown (a thread cannot be cancelled, and compiling can take seconds).
+            def warm() -> None:
+                warm_up(service)
                 state.warmed_up = True
 
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(warm)
-                yield
-                tasks.cancel_scope.cancel()
-        else:
-            yield
+            threading.Thread(target=warm, name="anomd-warm-up", daemon=True).start()
+        yield
         await anyio.to_thread.run_sync(service.close)
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         dependencies={"app_state": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        lifespan=[lifespan],
+        # Exited in reverse order: streams are checkpointed before the service closes storage.
+        lifespan=[lifespan, stream_lifespan(state)],
         middleware=[request_logger],
+        # Logging is structlog's (configure_logging above). Litestar's default config would add a
+        # handler to the root logger of whatever process builds the app, bound to the stderr of
+        # that moment: an embedding application's (or a test's) logging is not ours to change.
+        logging_config=None,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="anomd", version=anomd_version(), path="/schema",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, post
@@ -11,7 +11,13 @@ from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body
 from anomd.server.responses import detect_response, fit_response, score_response
 from anomd.server.schemas import (
-    DetectRequest, DetectResponse, FitRequest, FitResponse, LoadRequest, LoadResponse, ScoreRequest,
+    DetectRequest,
+    DetectResponse,
+    FitRequest,
+    FitResponse,
+    LoadRequest,
+    LoadResponse,
+    ScoreRequest,
     ScoreResponse,
 )
 from anomd.server.state import AppState
@@ -44,7 +50,7 @@ def _fit_params(service: AnomalyService, req: FitRequest, unknown: dict[str, msg
 
 class BatchController(Controller):
     path = "/v1/ml/anomaly"
-    tags = ["batch"]
+    tags: ClassVar[list[str]] = ["batch"]
 
     @post("/fit", operation_class=json_body(FitRequest), status_code=200,
           summary="Fit a detector and persist it")

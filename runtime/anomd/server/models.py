@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from litestar import Controller, delete, get
 
 from anomd.server.schemas import DeleteResponse, ListResponse
@@ -10,7 +12,7 @@ from anomd.server.state import AppState
 
 class ModelsController(Controller):
     path = "/v1/ml/anomaly/models"
-    tags = ["models"]
+    tags: ClassVar[list[str]] = ["models"]
 
     @get("/", summary="List stored models")
     async def list_models(self, app_state: AppState) -> ListResponse:

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from anomd.model import FittedModel, Scores
-from anomd.server.schemas import DetectResponse, DetectSummary, ScorePoint, ScoreResponse, ScoreSummary
+from anomd.server.schemas import (
+    DetectResponse,
+    DetectSummary,
+    FitResponse,
+    ScorePoint,
+    ScoreResponse,
+    ScoreSummary,
+)
 from anomd.service import FitOutcome
-from anomd.server.schemas import FitResponse
 
 
 def model_params(model: FittedModel) -> dict:

@@ -16,38 +16,65 @@ Rows = list[list[float] | dict[str, Cell]]
 ModelName = Annotated[str, msgspec.Meta(description="Letters, digits, '-', '_', '.'; at most 128 characters.")]
 Contamination = Annotated[float, msgspec.Meta(gt=0, le=0.5, description="Expected share of anomalies.")]
 Normalization = Literal["standardization", "zscore", "raw", "minmax"]
+# Descriptions below are published in the OpenAPI document and in docs/api.md.
+Data = Annotated[Rows, msgspec.Meta(description="Rows: lists of numbers, or objects matched by key name.")]
+Backend = Annotated[
+    str | None,
+    msgspec.Meta(description="Detector id (see GET /backends); default: the server's default_backend (ecod)."),
+]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
 
 class FitRequest(msgspec.Struct, kw_only=True):
-    data: Annotated[Rows, msgspec.Meta(description="Rows: lists of numbers, or objects matched by key name.")]
+    data: Data
     model: ModelName = "default"
-    backend: str | None = None
+    backend: Backend = None
     contamination: Contamination = 0.1
-    normalization: Normalization = "standardization"
-    params: dict[str, Any] = msgspec.field(default_factory=dict)
-    epochs: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    batch_size: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    schema: dict[str, str] | None = None
-    overwrite: bool = True
-    description: str | None = None
+    normalization: Annotated[
+        Normalization, msgspec.Meta(description="How raw detector scores become `score`.")
+    ] = "standardization"
+    params: Annotated[
+        dict[str, Any],
+        msgspec.Meta(description="The backend's hyper-parameters, checked against its schema in GET /backends."),
+    ] = msgspec.field(default_factory=dict)
+    epochs: Annotated[PositiveInt | None, msgspec.Meta(description="Autoencoder shorthand for params.epochs.")] = None
+    batch_size: Annotated[
+        PositiveInt | None, msgspec.Meta(description="Autoencoder shorthand for params.batch_size.")
+    ] = None
+    schema: Annotated[
+        dict[str, str] | None,
+        msgspec.Meta(description="Object rows: column -> numeric, boolean or categorical; inferred when absent."),
+    ] = None
+    overwrite: Annotated[bool, msgspec.Meta(description="false: refuse (409) if the model exists.")] = True
+    description: Annotated[str | None, msgspec.Meta(description="Free text stored with the model.")] = None
 
 
 class DetectRequest(FitRequest, kw_only=True):
-    threshold: float | None = None
+    threshold: Annotated[
+        float | None,
+        msgspec.Meta(description="Decision threshold on the `score` scale; default: learned from contamination."),
+    ] = None
 
 
 class ScoreRequest(msgspec.Struct, kw_only=True):
-    data: Rows
+    data: Data
     model: ModelName = "default"
-    backend: str | None = None
-    threshold: float | None = None
-    normalization: Normalization | None = None
-    explain: bool = False
+    backend: Backend = None
+    threshold: Annotated[
+        float | None,
+        msgspec.Meta(description="Override of the model's threshold, on the `score` scale (0.0 is valid)."),
+    ] = None
+    normalization: Annotated[
+        Normalization | None, msgspec.Meta(description="Score scale of this reply; default: the model's.")
+    ] = None
+    explain: Annotated[
+        bool, msgspec.Meta(description="Add per-feature contributions to the anomalous rows.")
+    ] = False
 
 
 class LoadRequest(msgspec.Struct, kw_only=True):
     model: ModelName = "default"
-    backend: str | None = None
+    backend: Backend = None
 
 
 class FitResponse(msgspec.Struct, kw_only=True):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
+from anomd.streaming.manager import StreamManager
 
 
 @dataclass
@@ -15,3 +16,5 @@ class AppState:
     workers: Workers
     started: float = field(default_factory=time.time)
     warmed_up: bool = False
+    #: Live streaming detectors (set by ``create_app``).
+    streams: StreamManager | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from litestar import Controller, get
 
@@ -25,7 +26,7 @@ def health_body(state: AppState) -> dict:
 
 
 class SystemController(Controller):
-    tags = ["system"]
+    tags: ClassVar[list[str]] = ["system"]
 
     @get(["/health", "/v1/ml/anomaly/health"], summary="Liveness and what this server runs on")
     async def health(self, app_state: AppState) -> dict:

@@ -1,9 +1,9 @@
 """Where retrains ("tocks") run: worker threads, worker processes, or inline.
 
-* Threads (the default for the Python API): no start-up cost and nothing to pickle, but a
-  retrain's Python code competes with scoring for the GIL.
-* Processes (what the server uses): retrains run truly in parallel with scoring, which keeps
-  tick latency flat while a retrain runs; each worker costs one Python process and a start-up.
+* Threads (the default, for the server and the Python API): no start-up cost and nothing to
+  pickle; a retrain's Python code shares the GIL with scoring.
+* Processes (``stream_retrain_mode = "process"``): retrains run in parallel with scoring
+  without the GIL; each worker costs one Python process and seconds to start.
 * Inline: the retrain runs inside the call that triggers it. Deterministic, so replays and
   accuracy benchmarks give the same numbers every run; tick latency then includes fits.
 
@@ -17,6 +17,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 _shared: ThreadPoolExecutor | None = None
@@ -73,3 +74,106 @@ def process_executor(workers: int, warm: bool = True) -> ProcessPoolExecutor:
     if warm:
         wait([pool.submit(_warm) for _ in range(workers)])
     return pool
+
+
+class RetrainPool(Executor):
+    """The server's retrain executor: started on first use, repaired if a worker dies.
+
+    In ``process`` mode a fresh worker process needs seconds to import the backends. Until the
+    workers have started and fitted once, retrains run on threads, so a stream on a server that
+    just started is never left on a stale model while its workers come up. A process pool
+    whose worker was killed (out of memory, a signal) refuses all further work; the next
+    submission then starts a new pool (threads again until it is up).
+
+    Args:
+        mode: ``process`` or ``thread``.
+        workers: Pool size (processes, and threads for the fallback or ``thread`` mode).
+    """
+
+    def __init__(self, mode: str, workers: int) -> None:
+        self.mode = mode
+        self.workers = workers
+        #: Tells detectors their fit jobs must pickle (they fall back to threads otherwise).
+        self.pickles = mode == "process"
+        self._threads: ThreadPoolExecutor | None = None
+        self._processes: ProcessPoolExecutor | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def processes_ready(self) -> bool:
+        """Whether retrains go to the worker processes (rather than the thread fallback)."""
+        return self._ready.is_set()
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the retrain pool is shut down")
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="anomd-retrain")
+            return self._threads
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        """The process pool, started (and its warm-up sent) on first use."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the retrain pool is shut down")
+            if self._processes is None:
+                pool = process_executor(self.workers, warm=False)
+                self._processes = pool
+                warming = [pool.submit(_warm) for _ in range(self.workers)]
+                remaining = [len(warming)]
+
+                def one_done(_: Future) -> None:
+                    with self._lock:
+                        remaining[0] -= 1
+                        if remaining[0] == 0 and self._processes is pool:
+                            self._ready.set()
+
+                for future in warming:
+                    future.add_done_callback(one_done)
+            return self._processes
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if not self.pickles:
+            return self._thread_pool().submit(fn, *args, **kwargs)
+        pool = self._process_pool()
+        if self._ready.is_set():
+            try:
+                return pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:
+                with self._lock:
+                    if self._processes is pool:
+                        self._processes = None
+                        self._ready.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._process_pool()  # start a new one; threads until it is up
+        return self._thread_pool().submit(fn, *args, **kwargs)
+
+    def warm(self, timeout: float | None = None) -> bool:
+        """Starts the workers and waits until they have fitted once (call off the event loop)."""
+        if not self.pickles:
+            self._thread_pool()
+            return True
+        self._process_pool()
+        return self._ready.wait(timeout)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stops both pools. Worker processes are terminated rather than awaited: a retrain
+        in flight only matters to a detector that is being checkpointed anyway (its
+        checkpoint counts the retrain as due), and a worker still importing the backends would
+        otherwise hold up shutdown for seconds."""
+        with self._lock:
+            self._closed = True
+            processes, threads = self._processes, self._threads
+            self._processes = self._threads = None
+        if processes is not None:
+            workers = list(getattr(processes, "_processes", {}).values())  # no public handle
+            processes.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.join(5)
+        if threads is not None:
+            threads.shutdown(wait=wait, cancel_futures=cancel_futures)

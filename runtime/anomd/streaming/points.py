@@ -55,7 +55,7 @@ class PointReader:
         columns: The stream's column names, in feature order.
     """
 
-    __slots__ = ("columns", "_keys", "_width")
+    __slots__ = ("_keys", "_width", "columns")
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from enum import Enum
 
 import msgspec
+import numpy as np
 
 
 class DetectorStatus(str, Enum):
@@ -46,3 +49,45 @@ class StreamingResult(msgspec.Struct, frozen=True, kw_only=True):
     samples_collected: int
     samples_until_ready: int
     threshold: float | None
+
+
+_STATUSES = (DetectorStatus.COLLECTING, DetectorStatus.READY, DetectorStatus.RETRAINING)
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """Per-point results of a batch as arrays (what the HTTP layer serialises).
+
+    ``raw``/``score`` are NaN and ``flag`` is False where a point was not scored (cold start);
+    ``scored`` says which points were.
+    """
+
+    raw: np.ndarray
+    score: np.ndarray
+    flag: np.ndarray
+    scored: np.ndarray
+    until_ready: np.ndarray
+    version: np.ndarray
+    status: np.ndarray
+    collected: np.ndarray
+    thresholds: np.ndarray
+    threshold: float | None
+
+    def results(self) -> list[StreamingResult]:
+        raw, score, flag = self.raw.tolist(), self.score.tolist(), self.flag.tolist()
+        scored, until = self.scored.tolist(), self.until_ready.tolist()
+        version, status, collected = self.version.tolist(), self.status.tolist(), self.collected.tolist()
+        thresholds = [None if math.isnan(t) else t for t in self.thresholds.tolist()]
+        return [
+            StreamingResult(
+                score=score[i] if scored[i] else None,
+                is_anomaly=flag[i] if scored[i] else None,
+                raw_score=raw[i] if scored[i] else None,
+                status=_STATUSES[status[i]],
+                model_version=version[i],
+                samples_collected=collected[i],
+                samples_until_ready=until[i],
+                threshold=thresholds[i],
+            )
+            for i in range(len(raw))
+        ]

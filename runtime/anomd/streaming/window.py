@@ -23,7 +23,7 @@ class SlidingWindow:
             (at least 64), which bounds the memory overhead to ~25 %.
     """
 
-    __slots__ = ("width", "capacity", "_buf", "_start", "_end")
+    __slots__ = ("_buf", "_end", "_start", "capacity", "width")
 
     def __init__(self, width: int, capacity: int, slack: int | None = None) -> None:
         if width < 1 or capacity < 1:

@@ -1,6 +1,7 @@
 """Helpers for people who write anomd plugins, and for anomd's own tests.
 
 - :func:`check_detector` runs the detector contract against a :class:`~anomd.detectors.DetectorSpec`.
+- :func:`check_transform` runs the transform contract against a :class:`~anomd.transforms.TransformSpec`.
 - :func:`running_server` starts a real server on 127.0.0.1 in a subprocess.
 - :class:`StorageContract` is the pytest class a storage backend's tests subclass.
 """
@@ -11,8 +12,8 @@ from anomd.testing.detector_contract import ContractReport, check_detector
 from anomd.testing.server import ServerProcess, running_server, start_server
 
 __all__ = [
-    "ContractReport", "ServerProcess", "StorageContract", "check_detector", "running_server",
-    "start_server",
+    "ContractReport", "ServerProcess", "StorageContract", "TransformReport", "check_detector",
+    "check_transform", "running_server", "start_server",
 ]
 
 
@@ -22,4 +23,9 @@ def __getattr__(name: str) -> Any:
         from anomd.testing.storage_contract import StorageContract
 
         return StorageContract
+    if name in ("check_transform", "TransformReport"):
+        # Lazy too: it imports Polars, which importing anomd.testing should not force.
+        from anomd.testing import transform_contract
+
+        return getattr(transform_contract, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,6 +25,7 @@ import re
 import sys
 import traceback
 import types
+import warnings
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -32,8 +33,10 @@ from typing import Any, get_args
 import msgspec
 import numpy as np
 
+from anomd.artifacts import ArtifactCodec
 from anomd.detectors import Detector, DetectorSpec, Memory, Speed
 from anomd.errors import InvalidInput
+from anomd.model import FittedModel, train
 
 #: Every check, in the order it runs. Names are what ``expected_failures`` accepts.
 CHECKS: tuple[str, ...] = (
@@ -50,6 +53,7 @@ CHECKS: tuple[str, ...] = (
     "deterministic",
     "threshold_scale",
     "artifact_round_trip",
+    "min_samples",
 )
 
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -74,14 +78,21 @@ class PlantedData:
 
 
 def planted_data(
-    rng_seed: int = 0, *, n_train: int = 200, n_test: int = 100, n_features: int = 4, n_outliers: int = 6
+    rng_seed: int = 0,
+    *,
+    n_train: int = 200,
+    n_test: int = 100,
+    n_features: int = 4,
+    n_outliers: int = 6,
 ) -> PlantedData:
     """Builds the contract's data set; small so slow backends still check in seconds."""
     rng = np.random.default_rng(rng_seed)
 
     def sample(n_inliers: int, n_far: int) -> tuple[np.ndarray, np.ndarray]:
         inliers = rng.normal(size=(n_inliers, n_features))
-        far = rng.choice([-1.0, 1.0], size=(n_far, n_features)) * rng.uniform(5, 7, (n_far, n_features))
+        far = rng.choice([-1.0, 1.0], size=(n_far, n_features)) * rng.uniform(
+            5, 7, (n_far, n_features)
+        )
         mask = np.r_[np.zeros(n_inliers, bool), np.ones(n_far, bool)]
         order = rng.permutation(n_inliers + n_far)
         return np.vstack([inliers, far])[order], mask[order]
@@ -116,7 +127,11 @@ class _Contract:
     """Holds the data and the fitted detectors the checks share, fitting each only once."""
 
     def __init__(
-        self, spec: DetectorSpec, params: Mapping[str, Any], data: PlantedData, contamination: float,
+        self,
+        spec: DetectorSpec,
+        params: Mapping[str, Any],
+        data: PlantedData,
+        contamination: float,
         min_auc: float,
     ) -> None:
         self.spec = spec
@@ -127,6 +142,7 @@ class _Contract:
         self.report = ContractReport(spec.id)
         self._fitted: Detector | None = None
         self._fit_error: str | None = None
+        self._trained: FittedModel | None = None
 
     # -- shared steps ---------------------------------------------------------------------
 
@@ -146,7 +162,9 @@ class _Contract:
                 detector = self.fresh()
                 result = detector.fit(self.data.X_train.copy())
                 if result is not detector:
-                    raise AssertionError(f"fit() returned {type(result).__name__}, not the detector itself")
+                    raise AssertionError(
+                        f"fit() returned {type(result).__name__}, not the detector itself"
+                    )
                 self._fitted = detector
             except _NotRun as exc:
                 self._fit_error = str(exc)
@@ -169,21 +187,30 @@ class _Contract:
         )
         for name in ("name", "description", "category", "best_for"):
             value = getattr(spec, name)
-            assert isinstance(value, str) and value.strip(), f"`{name}` must be a non-empty string, got {value!r}"
-        assert spec.speed in get_args(Speed), f"speed {spec.speed!r} must be one of {get_args(Speed)}"
-        assert spec.memory in get_args(Memory), f"memory {spec.memory!r} must be one of {get_args(Memory)}"
-        assert isinstance(spec.requires, tuple) and all(isinstance(r, str) and r for r in spec.requires), (
-            f"requires must be a tuple of import names, got {spec.requires!r}"
+            assert isinstance(value, str) and value.strip(), (
+                f"`{name}` must be a non-empty string, got {value!r}"
+            )
+        assert spec.speed in get_args(Speed), (
+            f"speed {spec.speed!r} must be one of {get_args(Speed)}"
         )
+        assert spec.memory in get_args(Memory), (
+            f"memory {spec.memory!r} must be one of {get_args(Memory)}"
+        )
+        assert isinstance(spec.requires, tuple) and all(
+            isinstance(r, str) and r for r in spec.requires
+        ), f"requires must be a tuple of import names, got {spec.requires!r}"
         if spec.requires:
             assert spec.install_hint.strip(), (
                 f"the backend requires {', '.join(spec.requires)} but has no install_hint telling an "
                 "operator what to install"
             )
         needed = spec.min_samples(self.parsed_params())
-        assert isinstance(needed, int) and needed >= 1, f"min_samples(params) must be an int >= 1, got {needed!r}"
+        assert isinstance(needed, int) and needed >= 1, (
+            f"min_samples(params) must be an int >= 1, got {needed!r}"
+        )
         assert needed <= len(self.data.X_train), (
-            f"min_samples(params) is {needed}, more than the contract's {len(self.data.X_train)} training rows"
+            f"min_samples(params) is {needed}, more than the contract's "
+            f"{len(self.data.X_train)} training rows"
         )
 
     def check_params(self) -> None:
@@ -194,7 +221,9 @@ class _Contract:
         try:
             defaults = spec.parse_params({})
         except InvalidInput as exc:
-            raise AssertionError(f"the defaults do not validate (every field needs a valid default): {exc}") from None
+            raise AssertionError(
+                f"the defaults do not validate (every field needs a valid default): {exc}"
+            ) from None
         assert isinstance(defaults, spec.params), f"parse_params returned {type(defaults).__name__}"
         try:
             spec.parse_params({_UNKNOWN_KEY: 1})
@@ -241,7 +270,9 @@ class _Contract:
         assert hasattr(detector, "training_scores_"), "fit() did not set training_scores_"
         scores = np.asarray(detector.training_scores_)
         n = len(self.data.X_train)
-        assert scores.shape == (n,), f"training_scores_ has shape {scores.shape}; expected ({n},), one per training row"
+        assert scores.shape == (n,), (
+            f"training_scores_ has shape {scores.shape}; expected ({n},), one per training row"
+        )
         _assert_finite_floats(scores, "training_scores_")
 
     def check_score_output(self) -> None:
@@ -249,13 +280,20 @@ class _Contract:
         before = X.copy()
         scores = np.asarray(self.fitted().score(X))
         assert np.array_equal(X, before), "score() modified its input matrix"
-        assert scores.shape == (len(X),), f"score() returned shape {scores.shape}; expected ({len(X)},)"
+        assert scores.shape == (len(X),), (
+            f"score() returned shape {scores.shape}; expected ({len(X)},)"
+        )
         _assert_finite_floats(scores, "score()")
 
     def check_single_row(self) -> None:
         batch = self.scores(self.data.X_test)
         rows = range(min(5, len(batch)))
-        alone = np.array([np.asarray(self.fitted().score(self.data.X_test[i : i + 1].copy())).reshape(-1)[0] for i in rows])
+        alone = np.array(
+            [
+                np.asarray(self.fitted().score(self.data.X_test[i : i + 1].copy())).reshape(-1)[0]
+                for i in rows
+            ]
+        )
         assert np.allclose(alone, batch[: len(alone)], rtol=1e-6, atol=1e-9), (
             "a row scored alone gets a different score than in a batch (alone: "
             f"{_fmt(alone)}, in the batch: {_fmt(batch[: len(alone)])}); a row's score must not "
@@ -303,14 +341,20 @@ class _Contract:
         _disturb_global_rngs()
         other.fit(self.data.X_train.copy())
         same_train = np.array_equal(first.training_scores_, other.training_scores_)
-        same_test = np.array_equal(self.scores(self.data.X_test), np.asarray(other.score(self.data.X_test.copy())))
+        same_test = np.array_equal(
+            self.scores(self.data.X_test), np.asarray(other.score(self.data.X_test.copy()))
+        )
         if same_train and same_test:
             return
         if "random_state" in self.spec.params.__struct_fields__:
-            hint = "the `random_state` parameter does not seed every source of randomness used in fit"
+            hint = (
+                "the `random_state` parameter does not seed every source of randomness used in fit"
+            )
         else:
-            hint = ("randomised detectors must take their seed from a `random_state` parameter and use "
-                    "it instead of the global random state")
+            hint = (
+                "randomised detectors must take their seed from a `random_state` parameter and use "
+                "it instead of the global random state"
+            )
         raise AssertionError(
             "two fits with the same params gave different "
             f"{'scores' if not same_test else 'training_scores_'}; {hint}"
@@ -332,8 +376,6 @@ class _Contract:
         )
 
     def check_artifact_round_trip(self) -> None:
-        from anomd.artifacts import ArtifactCodec
-
         fitted = self._train()
         codec = ArtifactCodec(_ARTIFACT_KEY)
         try:
@@ -345,14 +387,40 @@ class _Contract:
         original, restored = fitted.score(X), loaded.score(X)
         assert np.array_equal(original.raw, restored.raw) and np.array_equal(
             original.is_anomaly, restored.is_anomaly
-        ), "scores differ after an artifact encode/decode round trip (is all fitted state picklable?)"
+        ), (
+            "scores differ after an artifact encode/decode round trip (is all fitted state picklable?)"
+        )
 
-    def _train(self) -> Any:
-        from anomd.model import train
+    def check_min_samples(self) -> None:
+        needed = self.spec.min_samples(self.parsed_params())
+        X = np.random.default_rng(2).normal(size=(needed, self.data.X_train.shape[1]))
+        try:
+            with warnings.catch_warnings():  # degenerate on purpose; the backend may say so
+                warnings.simplefilter("ignore")
+                fitted = train(
+                    self.spec,
+                    X,
+                    name="contract",
+                    contamination=self.contamination,
+                    params=self.raw_params,
+                )
+                scores = fitted.detector.score(self.data.X_test[:3].copy())
+        except Exception as exc:  # noqa: BLE001 - anything but success is the finding
+            raise AssertionError(
+                f"min_samples(params) is {needed}, but fitting {needed} rows fails with "
+                f"{_describe(exc)}; "
+                "the runtime refuses fewer rows than min_samples with a clear 422, so it must be "
+                "the real minimum for these params"
+            ) from None
+        _assert_finite_floats(np.asarray(scores), f"score() after a fit on {needed} rows")
 
-        if not hasattr(self, "_trained"):
+    def _train(self) -> FittedModel:
+        if self._trained is None:
             self._trained = train(
-                self.spec, self.data.X_train, name="contract", contamination=self.contamination,
+                self.spec,
+                self.data.X_train,
+                name="contract",
+                contamination=self.contamination,
                 params=self.raw_params,
             )
         return self._trained
@@ -387,15 +455,18 @@ def check_detector(
     Raises:
         AssertionError: The backend is unavailable, or checks failed; the message names the
             backend and lists every failing check with what it saw.
+        TypeError: ``spec`` is not a DetectorSpec.
         ValueError: ``expected_failures`` names a check that does not exist.
     """
     __tracebackhide__ = True  # pytest shows the message, not this function's frames
     unknown = set(expected_failures) - set(CHECKS)
     if unknown:
-        raise ValueError(f"unknown contract checks in expected_failures: {sorted(unknown)}; known: {CHECKS}")
+        raise ValueError(
+            f"unknown contract checks in expected_failures: {sorted(unknown)}; known: {CHECKS}"
+        )
     label = f"backend {getattr(spec, 'id', spec)!r}"
     if not isinstance(spec, DetectorSpec):
-        raise AssertionError(f"anomd detector contract: {label} is a {type(spec).__name__}, not a DetectorSpec")
+        raise TypeError(f"check_detector expects a DetectorSpec, got {type(spec).__name__}")
     if not spec.available:
         raise AssertionError(
             f"anomd detector contract: {label} is not available here: missing "
@@ -417,7 +488,9 @@ def check_detector(
             contract.report.passed.append(name)
     expected = set(expected_failures)
     problems = {name: msg for name, msg in failures.items() if name not in expected}
-    contract.report.expected_failures = {name: msg for name, msg in failures.items() if name in expected}
+    contract.report.expected_failures = {
+        name: msg for name, msg in failures.items() if name in expected
+    }
     for name in sorted(expected - set(failures)):
         problems[name] = "passed, but is listed in expected_failures; remove it from the list"
     if problems:
@@ -432,9 +505,13 @@ def check_detector(
 
 
 def _assert_finite_floats(values: np.ndarray, what: str) -> None:
-    assert np.issubdtype(values.dtype, np.floating), f"{what} has dtype {values.dtype}; expected floats"
+    assert np.issubdtype(values.dtype, np.floating), (
+        f"{what} has dtype {values.dtype}; expected floats"
+    )
     bad = np.flatnonzero(~np.isfinite(values))
-    assert bad.size == 0, f"{what} has {bad.size} non-finite values (first at rows {bad[:5].tolist()})"
+    assert bad.size == 0, (
+        f"{what} has {bad.size} non-finite values (first at rows {bad[:5].tolist()})"
+    )
 
 
 def _disturb_global_rngs() -> None:
@@ -463,7 +540,9 @@ def _state(obj: Any) -> dict[str, Any]:
             items = [(repr(k), v) for k, v in value.items()]
         elif isinstance(value, (list, tuple)):
             items = [(str(i), v) for i, v in enumerate(value)]
-        elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+        elif hasattr(value, "__dict__") and not isinstance(
+            value, (type, types.ModuleType, types.FunctionType)
+        ):
             items = list(vars(value).items())
         else:
             return

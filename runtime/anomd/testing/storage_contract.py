@@ -148,14 +148,22 @@ class StorageContract:
     # -- list -------------------------------------------------------------------------------
 
     def test_list_filters_by_string_prefix(self, storage: Storage) -> None:
-        for key in ("models/fraud_ecod.joblib", "models/fraud_hbos.joblib", "models/other_ecod.joblib",
-                    "modelsx/not_a_model.bin", "checkpoints/sensor/state.bin"):
+        for key in (
+            "models/fraud_ecod.joblib",
+            "models/fraud_hbos.joblib",
+            "models/other_ecod.joblib",
+            "modelsx/not_a_model.bin",
+            "checkpoints/sensor/state.bin",
+        ):
             storage.put(key, key.encode())
         assert sorted(o.key for o in storage.list("models/")) == [
-            "models/fraud_ecod.joblib", "models/fraud_hbos.joblib", "models/other_ecod.joblib",
+            "models/fraud_ecod.joblib",
+            "models/fraud_hbos.joblib",
+            "models/other_ecod.joblib",
         ]
         assert sorted(o.key for o in storage.list("models/fraud")) == [
-            "models/fraud_ecod.joblib", "models/fraud_hbos.joblib",
+            "models/fraud_ecod.joblib",
+            "models/fraud_hbos.joblib",
         ]
         assert [o.key for o in storage.list("checkpoints/")] == ["checkpoints/sensor/state.bin"]
         assert list(storage.list("nothing-here/")) == []
@@ -186,8 +194,11 @@ class StorageContract:
     # -- keys -------------------------------------------------------------------------------
 
     def test_nested_keys_are_independent_objects(self, storage: Storage) -> None:
-        keys = ["checkpoints/stream-a/0001.bin", "checkpoints/stream-a/deep/er/0002.bin",
-                "checkpoints/stream-b/0001.bin"]
+        keys = [
+            "checkpoints/stream-a/0001.bin",
+            "checkpoints/stream-a/deep/er/0002.bin",
+            "checkpoints/stream-b/0001.bin",
+        ]
         for number, key in enumerate(keys):
             storage.put(key, _payload(number, 64))
         for number, key in enumerate(keys):
@@ -195,8 +206,12 @@ class StorageContract:
         assert sorted(o.key for o in storage.list("checkpoints/stream-a/")) == sorted(keys[:2])
 
     def test_similar_keys_do_not_collide(self, storage: Storage) -> None:
-        keys = ["models/a-b_ecod.joblib", "models/a_b_ecod.joblib", "models/a.b_ecod.joblib",
-                "models/ab_ecod.joblib"]
+        keys = [
+            "models/a-b_ecod.joblib",
+            "models/a_b_ecod.joblib",
+            "models/a.b_ecod.joblib",
+            "models/ab_ecod.joblib",
+        ]
         for key in keys:
             storage.put(key, key.encode())
         for key in keys:

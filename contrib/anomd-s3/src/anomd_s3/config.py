@@ -19,17 +19,31 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 #: Keys of ``storage_options`` that configure the HTTP client rather than S3 itself.
-CLIENT_KEYS = frozenset({
-    "allow_http", "allow_invalid_certificates", "connect_timeout", "timeout", "read_timeout",
-    "pool_idle_timeout", "proxy_url", "proxy_ca_certificate", "proxy_excludes",
-    "root_certificate", "user_agent",
-})
+CLIENT_KEYS = frozenset(
+    {
+        "allow_http",
+        "allow_invalid_certificates",
+        "connect_timeout",
+        "timeout",
+        "read_timeout",
+        "pool_idle_timeout",
+        "proxy_url",
+        "proxy_ca_certificate",
+        "proxy_excludes",
+        "root_certificate",
+        "user_agent",
+    }
+)
 #: Keys of ``storage_options`` that configure retries (seconds for the timeout).
 RETRY_KEYS = frozenset({"max_retries", "retry_timeout"})
 #: anomd's spelling of a few S3 keys, for people used to boto3's parameter names.
-ALIASES = {"endpoint_url": "endpoint", "aws_access_key_id": "access_key_id",
-           "aws_secret_access_key": "secret_access_key", "aws_session_token": "session_token",
-           "region_name": "region"}
+ALIASES = {
+    "endpoint_url": "endpoint",
+    "aws_access_key_id": "access_key_id",
+    "aws_secret_access_key": "secret_access_key",
+    "aws_session_token": "session_token",
+    "region_name": "region",
+}
 #: Options whose values must never be shown.
 SECRET_KEYS = frozenset({"secret_access_key", "session_token", "sse_customer_key_base64"})
 
@@ -148,10 +162,14 @@ def resolve(uri: str, options: Mapping[str, Any], env: Mapping[str, str] | None 
     try:
         retry_config = {
             "max_retries": int(retry.get("max_retries", DEFAULT_MAX_RETRIES)),
-            "retry_timeout": timedelta(seconds=float(retry.get("retry_timeout", DEFAULT_RETRY_TIMEOUT_S))),
+            "retry_timeout": timedelta(
+                seconds=float(retry.get("retry_timeout", DEFAULT_RETRY_TIMEOUT_S))
+            ),
         }
     except (TypeError, ValueError):
-        raise ValueError("storage options max_retries and retry_timeout (seconds) must be numbers") from None
+        raise ValueError(
+            "storage options max_retries and retry_timeout (seconds) must be numbers"
+        ) from None
 
     endpoint = config.get("endpoint") or _first(env, _ENDPOINT_VARS)
     if endpoint and urlparse(str(endpoint)).scheme == "http" and not client["allow_http"]:
@@ -169,7 +187,11 @@ def resolve(uri: str, options: Mapping[str, Any], env: Mapping[str, str] | None 
     else:
         credentials = "default chain (web identity, container or instance role)"
     return S3Setup(
-        location=location, config=config, client_options=client, retry_config=retry_config,
+        location=location,
+        config=config,
+        client_options=client,
+        retry_config=retry_config,
         endpoint=public_endpoint(str(endpoint)) if endpoint else None,
-        region=str(region) if region else None, credentials=credentials,
+        region=str(region) if region else None,
+        credentials=credentials,
     )

@@ -36,8 +36,9 @@ def is_missing_bucket(exc: BaseException) -> bool:
 
 def translate(exc: BaseException, bucket: str, endpoint: str | None) -> S3StorageError:
     """An obstore failure as an error that names the bucket and what went wrong."""
-    where = f"{endpoint} " if endpoint else ""
+    where = endpoint or "AWS S3"
     if is_missing_bucket(exc):
-        return BucketNotFound(f"bucket {bucket!r} does not exist on {where or 'the S3 endpoint '}"
-                              "(create it, or fix ANOMD_STORAGE)")
-    return S3StorageError(f"S3 request to {where}failed: {summary(exc)}")
+        return BucketNotFound(
+            f"bucket {bucket!r} does not exist on {where} (create it, or fix ANOMD_STORAGE)"
+        )
+    return S3StorageError(f"S3 request to {where} failed: {summary(exc)}")

@@ -52,8 +52,11 @@ class S3Storage(Storage):
         self.prefix = setup.location.prefix
         try:
             self._store = S3Store(
-                self.bucket, prefix=self.prefix or None, config=setup.config,
-                client_options=setup.client_options, retry_config=setup.retry_config,
+                self.bucket,
+                prefix=self.prefix or None,
+                config=setup.config,
+                client_options=setup.client_options,
+                retry_config=setup.retry_config,
             )
         except Exception as exc:  # obstore's config errors are not ValueErrors
             raise ValueError(f"invalid S3 configuration: {str(exc).splitlines()[0]}") from None
@@ -154,12 +157,18 @@ class S3Storage(Storage):
             for chunk in self._obs.list(self._store, directory or None, chunk_size=1000):
                 for meta in chunk:
                     if meta["path"].startswith(prefix):
-                        yield ObjectInfo(key=meta["path"], size=meta["size"], version=_version(meta))
+                        yield ObjectInfo(
+                            key=meta["path"], size=meta["size"], version=_version(meta)
+                        )
         except Exception as exc:
             raise self._fail(exc) from None
 
     def location(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self.prefix}/{key}" if self.prefix else f"s3://{self.bucket}/{key}"
+        return (
+            f"s3://{self.bucket}/{self.prefix}/{key}"
+            if self.prefix
+            else f"s3://{self.bucket}/{key}"
+        )
 
     def describe(self) -> dict[str, Any]:
         """Bucket, prefix, endpoint, region and where credentials come from; never secrets."""

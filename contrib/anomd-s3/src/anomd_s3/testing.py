@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import secrets
 import urllib.request
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Dummy credentials: moto accepts any, but the client still signs every request with them.
@@ -36,6 +37,13 @@ class LocalS3:
     """
 
     endpoint: str
+    _lines: deque[str] = field(
+        default_factory=lambda: deque(maxlen=2000), repr=False, compare=False
+    )
+
+    def log(self) -> str:
+        """The server's recent access-log and error lines (for debugging a failing test)."""
+        return "\n".join(self._lines)
 
     def env(self) -> dict[str, str]:
         """The standard AWS variables pointing at this endpoint (for a server subprocess)."""
@@ -50,8 +58,11 @@ class LocalS3:
     def options(self) -> dict[str, Any]:
         """The same settings as anomd ``storage_options`` (independent of the environment)."""
         return {
-            "endpoint": self.endpoint, "access_key_id": ACCESS_KEY_ID,
-            "secret_access_key": SECRET_ACCESS_KEY, "region": REGION, "allow_http": True,
+            "endpoint": self.endpoint,
+            "access_key_id": ACCESS_KEY_ID,
+            "secret_access_key": SECRET_ACCESS_KEY,
+            "region": REGION,
+            "allow_http": True,
         }
 
     def create_bucket(self, name: str | None = None) -> str:
@@ -73,11 +84,34 @@ def local_s3() -> Iterator[LocalS3]:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise RuntimeError("local_s3() needs moto's server: pip install 'moto[server]'") from exc
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    endpoint = LocalS3(endpoint=f"http://{host}:{port}")
+    # The HTTP server (werkzeug) runs in this process. Left alone, it attaches a handler bound
+    # to whatever sys.stderr is at its first request: under pytest, one test's capture stream,
+    # later closed, which turns its log lines into "Logging error" noise in other tests.
+    handler = _KeepLines(endpoint._lines)
+    werkzeug = logging.getLogger("werkzeug")
+    saved = (werkzeug.level, werkzeug.propagate)
+    werkzeug.addHandler(handler)
+    werkzeug.setLevel(logging.INFO)
+    werkzeug.propagate = False
     try:
-        yield LocalS3(endpoint=f"http://{host}:{port}")
+        yield endpoint
     finally:
         server.stop()
+        werkzeug.removeHandler(handler)
+        werkzeug.setLevel(saved[0])
+        werkzeug.propagate = saved[1]
+
+
+class _KeepLines(logging.Handler):
+    """Keeps formatted records in a bounded buffer instead of writing them anywhere."""
+
+    def __init__(self, lines: deque[str]) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))

@@ -1,0 +1,157 @@
+"""The saved results as markdown tables, for docs/backends.md.
+
+``python -m benchmarks markdown`` prints the machine, the command that produced each result and
+every table from ``benchmarks/results/{speed,overhead,accuracy}.json``, so the figures in the
+docs are generated from a run, not retyped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks import accuracy, speed
+from benchmarks.common import describe_machine, fmt_ms, markdown_table, read_json
+
+#: One line on when to pick each backend (what the measurements below support).
+WHEN = {
+    "ecod": "default: no parameters, strong on skewed tabular data, per-feature explanation",
+    "copod": "like ECOD; its tail choice is sensitive on near-symmetric columns",
+    "hbos": "fastest to fit; features roughly independent",
+    "isolation_forest": "general purpose, mixed scales, many rows",
+    "loda": "streams and large data; randomised (results vary by seed)",
+    "mcd": "Gaussian-like data with correlated features, < ~50 columns; slow to fit",
+    "cblof": "data made of clusters / operating modes",
+    "knn": "low- to mid-dimensional data where distance means similarity",
+    "local_outlier_factor": "clusters of different densities (local anomalies)",
+    "one_class_svm": "small data with a smooth normal region; quadratic fit",
+    "suod": "accuracy through an ensemble, batch use; large models",
+    "autoencoder": "many correlated features, enough rows; needs torch",
+}
+
+
+def choose_section(speed_result: dict[str, Any] | None, accuracy_result: dict[str, Any] | None) -> str:
+    """One row per backend: latency and size at the largest measured size, ODDS accuracy."""
+    from benchmarks.common import BACKENDS, fmt_bytes
+
+    largest: dict[str, dict[str, Any]] = {}
+    for r in (speed_result or {}).get("rows", []):
+        if "anomd_fit_s" in r and r["rows"] >= largest.get(r["backend"], {}).get("rows", 0):
+            largest[r["backend"]] = r
+    acc = {}
+    if accuracy_result:
+        acc = {r["backend"]: r for r in (accuracy_result.get("summary") or accuracy.summarise(accuracy_result["cells"]))}
+    rows = []
+    for b in BACKENDS:
+        r, a = largest.get(b, {}), acc.get(b, {})
+        rows.append([
+            f"`{b}`", "yes" if b in ("ecod", "copod", "isolation_forest", "loda") else "",
+            f"{r['rows'] // 1000}k" if r else "–",
+            f"{r['anomd_fit_s']:.2f} s" if r else "–",
+            fmt_ms(r.get("http_single", {}).get("p50_ms")) if r else "–",
+            fmt_bytes(r.get("anomd_artifact_bytes")) if r else "–",
+            f"{a['anomd_mean']:.3f}" if a.get("anomd_mean") is not None else ("unavailable" if "unavailable" in a else "–"),
+            WHEN[b],
+        ])
+    return markdown_table(
+        ["backend", "fast path", "fitted on", "fit", "1-row HTTP p50 ms", "model size", "ODDS mean ROC-AUC", "pick it for"], rows,
+        text_columns=(0, 1, 7),
+    )
+
+
+def machine_section(machine: dict[str, Any]) -> str:
+    v = machine["versions"]
+    blas = ", ".join(f"{b['api']} {b['threads']} threads" for b in machine.get("blas", [])) or "unknown"
+    return "\n".join([
+        f"- CPU: {machine['cpu_model']}, `nproc` = {machine['nproc']}; RAM {machine['ram_gb']} GB; {machine['os']}",
+        f"- Load average at start: {machine.get('load_average_1_5_15')} (other engineers' test runs share the machine)",
+        (
+            f"- Python {v['python']}, PyOD {v['pyod']}, scikit-learn {v['scikit-learn']}, numpy {v['numpy']}, "
+            f"scipy {v['scipy']}, numba {v['numba']}, torch {v['torch']}, suod {v['suod']}"
+        ),
+        f"- Thread pools: {blas}; environment {machine.get('env') or '{}'}",
+    ])
+
+
+def speed_section(result: dict[str, Any]) -> str:
+    t = speed.tables(result["rows"])
+    skipped = [f"`{r['backend']}` at {r['rows']:,}" for r in result["rows"] if "skipped" in r]
+    errors = [
+        f"`{r['backend']}` at {r['rows']:,}: {r['pyod_error']}" + (f" — PyOD then run with `{r['pyod_params']}`, as anomd's plugin falls back to" if "pyod_params" in r else "")
+        for r in result["rows"] if "pyod_error" in r
+    ]
+    targets = [
+        [v["backend"], v["target"], f"{v['value']:.4g}" if "value" in v else "–",
+         f"{v['margin']:+.4g}" if "margin" in v else "", v["status"]]
+        for v in result["targets"]
+    ]
+    parts = [
+        f"Command: `{result['command']}`. Machine: {describe_machine(result['machine'])}.",
+        "", "**Fit and batch score** (ms; score = as many held-out rows as trained on; ratio = anomd ÷ PyOD)", "",
+        markdown_table(*t["fit"]),
+        "", "**Single-row score latency** (ms; p99 is the slowest call where PyOD n < 100)", "",
+        markdown_table(*t["single"]),
+        "", "**Saved model size**", "", markdown_table(*t["artifact"]),
+        "", "Skipped (quadratic fit cost): " + (", ".join(skipped) or "none") + ".",
+    ]
+    if errors:
+        parts += ["", "Raw PyOD with its defaults failed: " + "; ".join(errors) + "."]
+    parts += ["", "**Targets**", "", markdown_table(["backend", "target", "value", "margin", "status"], targets)]
+    return "\n".join(parts)
+
+
+def overhead_section(result: dict[str, Any]) -> str:
+    rows = result["rows"]
+    main = markdown_table(
+        ["backend", "in-process (lists)", "in-process (numpy)", "HTTP", "HTTP ÷ lists", "HTTP ÷ numpy", "request", "response"],
+        [[r["backend"], fmt_ms(r["in_process_lists_ms"]), fmt_ms(r["in_process_numpy_ms"]), fmt_ms(r["http_ms"]),
+          f"{r['ratio_vs_lists']:.2f}×", f"{r['ratio_vs_numpy']:.2f}×", f"{r['request_bytes'] / 1e6:.1f} MB",
+          f"{r['response_bytes'] / 1e6:.1f} MB"] for r in rows],
+    )
+    stage_names = list(rows[0]["server_stages_ms"])
+    stages = markdown_table(
+        ["server stage (replayed in-process)", *[r["backend"] for r in rows]],
+        [[s, *[fmt_ms(r["server_stages_ms"][s]) for r in rows]] for s in stage_names],
+    )
+    return "\n".join([
+        f"Command: `{result['command']}`. Machine: {describe_machine(result['machine'])}.", "",
+        f"`/score` of {rows[0]['rows']:,} × 16 rows, median ms:", "", main, "", stages,
+    ])
+
+
+def accuracy_section(result: dict[str, Any]) -> str:
+    summary = result.get("summary") or accuracy.summarise(result["cells"])
+    targets = result.get("targets") or accuracy.check_targets(summary)
+    per_dataset_anomd = accuracy.dataset_table(result["cells"], "anomd")
+    per_dataset_raw = accuracy.dataset_table(result["cells"], "raw")
+    return "\n".join([
+        f"Command: `{result['command']}`. Machine: {describe_machine(result['machine'])}.", "",
+        "**Mean ROC-AUC per backend** (anomd* and published*: over the datasets the published 2024 table lists)", "",
+        markdown_table(*accuracy.summary_table(summary)), "",
+        "**Targets** (margin > 0: inside the target)", "",
+        markdown_table(
+            ["backend", "target", "value", "margin", "status"],
+            [[v["backend"], v["target"], f"{v['value']:+.4f}" if "value" in v else "–",
+              f"{v['margin']:+.4f}" if "margin" in v else "", v["status"]] for v in targets],
+        ), "",
+        "**anomd ROC-AUC per dataset** (* = fewer trials than requested)", "", markdown_table(*per_dataset_anomd), "",
+        "**Fast paths: lowest rank correlation with raw PyOD's scores of the test part, over the trials**", "",
+        markdown_table(*accuracy.fidelity_table(result["cells"])), "",
+        "**Raw PyOD ROC-AUC per dataset, same splits**", "", markdown_table(*per_dataset_raw),
+    ])
+
+
+def main(argv: Sequence[str]) -> int:
+    print("### choose\n\n" + choose_section(read_json("speed"), read_json("accuracy")) + "\n")
+    sections = []
+    for name, render in (("speed", speed_section), ("overhead", overhead_section), ("accuracy", accuracy_section)):
+        result = read_json(name)
+        if result is None:
+            sections.append(f"<!-- no saved {name} results -->")
+            continue
+        sections.append(f"### {name}\n\n" + render(result))
+    machine = next((r["machine"] for n in ("speed", "accuracy", "overhead") if (r := read_json(n))), None)
+    if machine:
+        print("### machine\n\n" + machine_section(machine) + "\n")
+    print("\n\n".join(sections))
+    return 0

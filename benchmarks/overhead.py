@@ -1,0 +1,178 @@
+"""Service overhead: ``/score`` of 10k rows over HTTP against the same call in-process.
+
+``python -m benchmarks overhead [--rows 10000] [--backends ecod,isolation_forest] [--repeat 15]``
+
+A model is fitted on ``--rows`` × 16 synthetic rows and stored; then the same ``--rows`` new
+rows are scored
+
+- **in-process**: ``AnomalyService.score(rows)`` with the rows as Python lists (what a Python
+  caller holding the same JSON-shaped data calls), and with a numpy array (reported too);
+- **over HTTP**: ``POST /v1/ml/anomaly/score`` to a real server process on 127.0.0.1, the
+  request body encoded once beforehand (a client's encoding cost is its own), timed until the
+  whole response has arrived; decoding the response on the client is reported separately.
+
+The target is HTTP ≤ 1.3 × in-process (list rows). To show where the difference goes, the
+server's per-request stages are replayed in-process on the same body and timed one by one:
+body decoding (the server decodes the body twice: once to find unknown top-level fields,
+once strictly into the request Struct), scoring, building the response objects, and encoding
+the response JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from benchmarks.common import (
+    KeepAliveClient,
+    describe_machine,
+    fmt_ms,
+    machine_info,
+    plugin_host,
+    print_table,
+    read_json,
+    synthetic_matrix,
+    write_json,
+)
+
+RESULT_NAME = "overhead"
+RATIO_TARGET = 1.3
+N_FEATURES = 16
+
+
+def median_ms(fn: Callable[[], Any], repeat: int) -> float:
+    fn()  # warm: model load, caches, first allocation
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000.0
+
+
+def server_stages(service: Any, body: bytes, model: str, backend: str, repeat: int) -> dict[str, float]:
+    """The server's work for one ``/score`` request, stage by stage (median ms each)."""
+    from anomd.server.body import _TOP_LEVEL
+    from anomd.server.responses import score_response
+    from anomd.server.schemas import ScoreRequest
+
+    request = msgspec.json.decode(body, type=ScoreRequest, strict=True)
+    fitted, _ = service.get_model(model, backend)
+    X = fitted.matrix(request.data)
+    scores = fitted.score_matrix(X)
+    response = score_response(fitted, scores, {}, [])
+    return {
+        "decode body: top-level scan": median_ms(lambda: _TOP_LEVEL.decode(body), repeat),
+        "decode body: strict request": median_ms(lambda: msgspec.json.decode(body, type=ScoreRequest, strict=True), repeat),
+        "rows -> matrix": median_ms(lambda: fitted.matrix(request.data), repeat),
+        "score (detector + scaler)": median_ms(lambda: fitted.score_matrix(X), repeat),
+        "build response objects": median_ms(lambda: score_response(fitted, scores, {}, []), repeat),
+        "encode response JSON": median_ms(lambda: msgspec.json.encode(response), repeat),
+    }
+
+
+def measure(backend: str, rows: int, repeat: int, server: Any, service: Any) -> dict[str, Any]:
+    from anomd.model import train
+    from anomd.names import model_filename
+
+    X_train = synthetic_matrix(rows, N_FEATURES, seed=1)
+    X_new = synthetic_matrix(rows, N_FEATURES, seed=2)
+    name = f"overhead-{rows}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = train(plugin_host().detectors.get(backend), X_train, name=name)
+    service.models.save(model, model_filename(name, backend))
+    lists = X_new.tolist()
+    body = msgspec.json.encode({"model": name, "backend": backend, "data": lists})
+    result: dict[str, Any] = {"backend": backend, "rows": rows, "request_bytes": len(body)}
+    result["in_process_lists_ms"] = median_ms(lambda: service.score(lists, model=name, backend=backend), repeat)
+    result["in_process_numpy_ms"] = median_ms(lambda: service.score(X_new, model=name, backend=backend), repeat)
+    with KeepAliveClient(server.api) as client:
+        status, reply = client.post("/score", body)
+        if status != 200:
+            raise RuntimeError(f"/score answered {status}: {reply[:300]!r}")
+        result["response_bytes"] = len(reply)
+        result["http_ms"] = median_ms(lambda: client.post("/score", body), repeat)
+    result["client_encode_request_ms"] = median_ms(
+        lambda: msgspec.json.encode({"model": name, "backend": backend, "data": lists}), repeat
+    )
+    result["client_decode_response_ms"] = median_ms(lambda: msgspec.json.decode(reply), repeat)
+    result["ratio_vs_lists"] = result["http_ms"] / result["in_process_lists_ms"]
+    result["ratio_vs_numpy"] = result["http_ms"] / result["in_process_numpy_ms"]
+    result["server_stages_ms"] = server_stages(service, body, name, backend, repeat)
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    rows = result["rows"]
+    print_table(
+        f"/score of {rows[0]['rows']:,} × {N_FEATURES} rows: HTTP vs in-process (median ms) — {describe_machine(result['machine'])}",
+        ["backend", "in-proc (lists)", "in-proc (numpy)", "HTTP", "HTTP / lists", "HTTP / numpy",
+         "request", "response", "client decode"],
+        [[r["backend"], fmt_ms(r["in_process_lists_ms"]), fmt_ms(r["in_process_numpy_ms"]), fmt_ms(r["http_ms"]),
+          f"{r['ratio_vs_lists']:.2f}×", f"{r['ratio_vs_numpy']:.2f}×", f"{r['request_bytes'] / 1e6:.1f} MB",
+          f"{r['response_bytes'] / 1e6:.1f} MB", fmt_ms(r["client_decode_response_ms"])] for r in rows],
+    )
+    for r in rows:
+        stages = r["server_stages_ms"]
+        total = sum(stages.values())
+        print_table(
+            f"Server stages for {r['backend']} replayed in-process (sum {fmt_ms(total)} ms; HTTP adds socket, "
+            f"ASGI, worker-thread hand-off and the access log)",
+            ["stage", "ms", "share"],
+            [[k, fmt_ms(v), f"{v / total:.0%}"] for k, v in stages.items()],
+        )
+    print_table(
+        "Overhead target", ["backend", "target", "value", "status"],
+        [[r["backend"], f"HTTP <= {RATIO_TARGET}× in-process (lists)", f"{r['ratio_vs_lists']:.2f}×",
+          "MET" if r["ratio_vs_lists"] <= RATIO_TARGET else "MISSED"] for r in rows],
+    )
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks overhead", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=10_000, help="rows fitted and scored (default 10000)")
+    p.add_argument("--backends", default="ecod,isolation_forest", help="comma-separated (default ecod,isolation_forest)")
+    p.add_argument("--repeat", type=int, default=15, help="timed repetitions per figure (default 15)")
+    p.add_argument("--quick", action="store_true", help="5 repetitions")
+    p.add_argument("--report-only", action="store_true", help="print the tables of the saved results")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    from anomd.service import AnomalyService
+    from anomd.settings import load_settings
+    from anomd.testing import start_server
+
+    args = parse_args(argv)
+    if args.report_only:
+        saved = read_json(RESULT_NAME)
+        if saved is None:
+            print("no saved overhead results; run without --report-only first")
+            return 1
+        report(saved)
+        return 0
+    repeat = 5 if args.quick else args.repeat
+    machine = machine_info()
+    data_dir = tempfile.mkdtemp(prefix="anomd-bench-overhead-")
+    server = start_server(data_dir)
+    service = AnomalyService(load_settings(env={}, data_dir=data_dir))
+    try:
+        rows = [measure(b, args.rows, repeat, server, service) for b in args.backends.split(",")]
+    finally:
+        server.stop()
+        service.close()
+    result = {"rows": rows, "machine": machine, "command": "python -m benchmarks overhead " + " ".join(argv)}
+    path = write_json(RESULT_NAME, {**result, "targets": [
+        {"backend": r["backend"], "target": f"HTTP <= {RATIO_TARGET}x in-process", "value": r["ratio_vs_lists"],
+         "status": "MET" if r["ratio_vs_lists"] <= RATIO_TARGET else "MISSED"} for r in rows]}, machine)
+    report(result)
+    print(f"\nwrote {path}")
+    return 0

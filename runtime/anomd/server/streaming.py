@@ -1,0 +1,226 @@
+"""Streaming routes: ``POST /stream`` and detector management. Thin: the manager does the work.
+
+Points are processed on worker threads (a batch, a cold-start fit or a restore from storage
+can take milliseconds); retrains run in the manager's retrain pool. A bad point anywhere in a
+list rejects the whole request with a 422 naming its index, and nothing of the request is
+processed, so the detector is exactly as it was.
+
+The module also provides the streaming part of the app's lifespan: the idle-eviction sweep
+and the checkpoint of every live detector at shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import anyio
+import numpy as np
+import structlog
+from litestar import Controller, Litestar, Request, delete, get, post
+from litestar.params import FromPath
+from msgspec import UNSET
+
+from anomd.errors import InvalidInput, TooLarge
+from anomd.names import check_name
+from anomd.server.body import decode_body
+from anomd.server.openapi_body import json_body
+from anomd.server.state import AppState
+from anomd.server.stream_schemas import (
+    ResetResponse,
+    StreamDeleteResponse,
+    StreamListResponse,
+    StreamPoint,
+    StreamRequest,
+    StreamResponse,
+)
+from anomd.settings import Settings
+from anomd.streaming.config import StreamConfig
+from anomd.streaming.detector import DetectorClosed
+from anomd.streaming.executors import RetrainPool
+from anomd.streaming.manager import StreamManager
+from anomd.streaming.results import BatchOutcome, StreamingResult
+
+log = structlog.get_logger("anomd.streaming")
+
+CONFIG_FIELDS = tuple(StreamConfig.__struct_fields__)
+DEFAULT_STREAM = "default-stream"
+#: Path segment of the listing route; cannot also be a stream id.
+RESERVED_IDS = frozenset({"detectors"})
+
+
+def build_stream_manager(service: Any, settings: Settings) -> StreamManager:
+    """The manager the app uses, with its (lazily started) retrain pool."""
+    return StreamManager(
+        service,
+        max_detectors=settings.max_stream_detectors,
+        idle_timeout_s=settings.stream_idle_timeout_s,
+        executor=RetrainPool(settings.stream_retrain_mode, settings.stream_retrain_workers),
+    )
+
+
+def stream_id(value: str) -> str:
+    check_name(value, "stream id")
+    if value in RESERVED_IDS:
+        raise InvalidInput(f"stream id {value!r} is reserved (it is a route); choose another name")
+    return value
+
+
+def _request_id(req: StreamRequest) -> str:
+    if req.model_id is not UNSET and req.model is not UNSET and req.model_id != req.model:
+        raise InvalidInput(
+            f"model_id {req.model_id!r} and model {req.model!r} disagree; send one of them"
+        )
+    chosen = req.model_id if req.model_id is not UNSET else req.model
+    return stream_id(DEFAULT_STREAM if chosen is UNSET else chosen)  # type: ignore[arg-type]
+
+
+def _response(model_id: str, out: BatchOutcome, warnings: list[str]) -> StreamResponse:
+    scored, until = out.scored.tolist(), out.until_ready.tolist()
+    score, raw, flag = out.score.tolist(), out.raw.tolist(), out.flag.tolist()
+    results = [
+        StreamPoint(index=i, score=score[i], is_anomaly=flag[i], raw_score=raw[i], samples_until_ready=until[i])
+        if scored[i]
+        else StreamPoint(index=i, score=None, is_anomaly=None, raw_score=None, samples_until_ready=until[i])
+        for i in range(len(scored))
+    ]
+    last = len(scored) - 1
+    threshold = float(out.thresholds[last])
+    return StreamResponse(
+        model=model_id,
+        status=("collecting", "ready", "retraining")[int(out.status[last])],
+        results=results,
+        model_version=int(out.version[last]),
+        samples_collected=int(out.collected[last]),
+        samples_until_ready=int(out.until_ready[last]),
+        threshold=None if np.isnan(threshold) else threshold,
+        anomaly_count=int(out.flag.sum()),
+        warnings=warnings,
+    )
+
+
+def _single_response(model_id: str, result: StreamingResult, warnings: list[str]) -> StreamResponse:
+    return StreamResponse(
+        model=model_id,
+        status=result.status.value,
+        results=[StreamPoint(
+            index=0, score=result.score, is_anomaly=result.is_anomaly, raw_score=result.raw_score,
+            samples_until_ready=result.samples_until_ready,
+        )],
+        model_version=result.model_version,
+        samples_collected=result.samples_collected,
+        samples_until_ready=result.samples_until_ready,
+        threshold=result.threshold,
+        anomaly_count=1 if result.is_anomaly else 0,
+        warnings=warnings,
+    )
+
+
+#: Scoring calls faster than this run on the event loop (a thread hop would cost more).
+INLINE_TICK_BUDGET_S = 0.001
+
+
+class StreamController(Controller):
+    path = "/v1/ml/anomaly/stream"
+    tags = ("streaming",)
+
+    @post("/", operation_class=json_body(StreamRequest), status_code=200,
+          summary="Score points on a streaming detector (created on first use)")
+    async def process(self, request: Request, app_state: AppState) -> StreamResponse:
+        req, warnings, _ = await decode_body(request, StreamRequest)
+        model_id = _request_id(req)
+        request.scope.setdefault("state", {})["anomd_model"] = model_id  # for the access log
+        points = req.data if isinstance(req.data, list) else [req.data]
+        if not points:
+            raise InvalidInput("data is empty; send one point or a non-empty list of points")
+        if len(points) > app_state.service.settings.max_rows:
+            raise TooLarge(f"{len(points)} points is over this server's limit of {app_state.service.settings.max_rows}")
+        sent = {f: getattr(req, f) for f in CONFIG_FIELDS if getattr(req, f) is not UNSET}
+        if sent.get("lag_periods") and not sent.get("include_lags"):
+            warnings.append("lag_periods is used only with include_lags=true; no lags were added")
+        manager = app_state.streams
+        if len(points) == 1:
+            # A plain tick on a live detector: microseconds of work, done right here.
+            detector = manager.live(model_id)
+            if detector is not None:
+                manager.check_same(detector, sent)
+                try:
+                    result = detector.try_process_now(points[0], INLINE_TICK_BUDGET_S)
+                except DetectorClosed:
+                    result = None  # evicted meanwhile: the worker path restores it
+                if result is not None:
+                    return _single_response(model_id, result, warnings)
+
+        def work() -> StreamResponse:
+            _, out = manager.run(model_id, sent, lambda detector: detector.ingest(points))
+            return _response(model_id, out, warnings)
+
+        return await app_state.workers.run(work)
+
+    @get("/detectors", summary="Every streaming detector: live ones and checkpointed ones")
+    async def list_detectors(self, app_state: AppState) -> StreamListResponse:
+        rows = await app_state.workers.run(app_state.streams.list)
+        return StreamListResponse(data=rows, total=len(rows), streaming=app_state.streams.describe())
+
+    @get("/{model_id:str}", summary="Stats of one streaming detector")
+    async def detector_stats(self, model_id: FromPath[str], app_state: AppState) -> dict:
+        return await app_state.workers.run(app_state.streams.stats, stream_id(model_id))
+
+    @post("/{model_id:str}/reset", status_code=200, summary="Reset a detector to cold start")
+    async def reset(self, model_id: FromPath[str], app_state: AppState) -> ResetResponse:
+        await app_state.workers.run(app_state.streams.reset, stream_id(model_id))
+        return ResetResponse(model=model_id)
+
+    @delete("/{model_id:str}", status_code=200, summary="Delete a detector and its checkpoint")
+    async def delete_detector(self, model_id: FromPath[str], app_state: AppState) -> StreamDeleteResponse:
+        await app_state.workers.run(app_state.streams.delete, stream_id(model_id))
+        return StreamDeleteResponse(model=model_id)
+
+
+def stream_lifespan(state: AppState) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The streaming part of the app's lifespan.
+
+    Start: warm the retrain pool (in the background) and start the idle-eviction sweep.
+    Stop: checkpoint every live detector (unless disabled) and stop the retrain pool.
+    """
+    settings = state.service.settings
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        manager = state.streams
+        pool = manager.executor
+
+        async def sweep() -> None:
+            interval = max(1.0, min(60.0, settings.stream_idle_timeout_s / 4))
+            while True:
+                await anyio.sleep(interval)
+                try:
+                    evicted = await state.workers.run(manager.evict_idle)
+                    if evicted:
+                        log.info("idle stream detectors evicted", count=evicted)
+                except Exception:
+                    log.exception("idle eviction sweep failed")
+
+        async def warm() -> None:
+            try:
+                await anyio.to_thread.run_sync(pool.warm)
+            except Exception:
+                log.exception("retrain pool warm-up failed")
+
+        async with anyio.create_task_group() as tasks:
+            if settings.stream_idle_timeout_s > 0:
+                tasks.start_soon(sweep)
+            if settings.warm_up and isinstance(pool, RetrainPool):
+                tasks.start_soon(warm)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+        if settings.stream_checkpoint_on_shutdown:
+            written = await anyio.to_thread.run_sync(manager.checkpoint_all)
+            if written:
+                log.info("stream detectors checkpointed", count=written)
+        await anyio.to_thread.run_sync(lambda: pool.shutdown(wait=True, cancel_futures=True))
+
+    return lifespan

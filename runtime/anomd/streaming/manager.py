@@ -1,0 +1,361 @@
+"""The live streaming detectors of a server: lookup, limits, eviction, checkpoints.
+
+Detectors live in memory, in least-recently-used order. Two limits keep memory bounded:
+
+* ``max_detectors``: creating or restoring one more evicts the least recently used one;
+* ``idle_timeout_s``: a periodic sweep evicts detectors not used for that long.
+
+Evicting writes a checkpoint to storage (``streams/<id>.ckpt``) first, so eviction loses
+nothing: the next request for that id restores the detector transparently. At shutdown every
+live detector is checkpointed; after a restart the first request continues where it stopped.
+
+Concurrency: a lock per stream id (striped) serialises create/restore/evict/delete of that id,
+so a restore can never read a checkpoint that an eviction is still writing; points are
+processed under each detector's own lock, and a caller holding a detector that got evicted
+meanwhile sees :class:`DetectorClosed` and fetches it again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+import structlog
+
+from anomd.errors import Conflict, InvalidInput, NotFound
+from anomd.model_store import storage_errors
+from anomd.names import check_name
+from anomd.streaming import checkpoint
+from anomd.streaming.config import StreamConfig
+from anomd.streaming.detector import DetectorClosed, StreamingAnomalyDetector
+
+log = structlog.get_logger("anomd.streaming")
+T = TypeVar("T")
+_STRIPES = 64
+
+
+class StreamManager:
+    """Owns the live detectors of one service.
+
+    Args:
+        service: The :class:`~anomd.service.AnomalyService` (plugins, storage, signing key,
+            settings).
+        max_detectors: Most detectors kept in memory.
+        idle_timeout_s: Evict detectors unused for this long (0 disables).
+        executor: Where retrains run (shared by all detectors).
+    """
+
+    def __init__(
+        self, service: Any, *, max_detectors: int, idle_timeout_s: float, executor: Executor
+    ) -> None:
+        self.service = service
+        self.max_detectors = max_detectors
+        self.idle_timeout_s = idle_timeout_s
+        self.executor = executor
+        self._codec = service.models.codec
+        self._live: OrderedDict[str, StreamingAnomalyDetector] = OrderedDict()
+        self._lock = threading.Lock()
+        self._id_locks = [threading.Lock() for _ in range(_STRIPES)]
+        self.evictions = 0
+        self.restores = 0
+
+    def _id_lock(self, model_id: str) -> threading.Lock:
+        return self._id_locks[hash(model_id) % _STRIPES]
+
+    @property
+    def storage(self) -> Any:
+        return self.service.storage
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def live(self, model_id: str) -> StreamingAnomalyDetector | None:
+        """The live detector, marked as just used; no storage access (cheap)."""
+        with self._lock:
+            detector = self._live.get(model_id)
+            if detector is not None:
+                self._live.move_to_end(model_id)
+            return detector
+
+    def open(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
+        """The detector for ``model_id``: live, restored from its checkpoint, or created.
+
+        Args:
+            sent: Configuration fields the client sent (only these are compared with an
+                existing detector's configuration; fields left out take the defaults).
+
+        Raises:
+            Conflict: The detector exists with a different value for a field in ``sent``.
+            InvalidInput: A bad configuration for a new detector.
+        """
+        check_name(model_id, "stream id")
+        detector = self.live(model_id)
+        if detector is None:
+            detector = self._load(model_id, lambda: self._create(model_id, sent))
+        self.check_same(detector, sent)
+        return detector
+
+    def _load(
+        self, model_id: str, create: Callable[[], StreamingAnomalyDetector] | None
+    ) -> StreamingAnomalyDetector:
+        """Restores (or creates) a detector that is not live and makes it live.
+
+        Raises:
+            NotFound: Neither live nor checkpointed, and no ``create``.
+        """
+        with self._id_lock(model_id):
+            detector = self.live(model_id)
+            if detector is None:
+                detector = self._restore(model_id)
+                if detector is None:
+                    if create is None:
+                        raise NotFound(f"stream detector {model_id!r} not found")
+                    detector = create()
+                victims = self._admit(model_id, detector)
+            else:
+                victims = []
+        # Evict outside the id lock: the victims' locks may be the same stripe.
+        for victim in victims:
+            self.evict(victim)
+        return detector
+
+    def run(
+        self, model_id: str, sent: Mapping[str, Any], work: Callable[[StreamingAnomalyDetector], T]
+    ) -> tuple[StreamingAnomalyDetector, T]:
+        """Runs ``work`` on the detector for ``model_id`` (opened as :meth:`open` does).
+
+        A live detector is used without any lock but its own. If it is not live, or got
+        evicted between lookup and use, it is restored (or created) and ``work`` runs under
+        the stream's id lock, so no eviction can slip in between: the second attempt always
+        succeeds.
+        """
+        check_name(model_id, "stream id")
+        detector = self.live(model_id)
+        if detector is not None:
+            self.check_same(detector, sent)
+            try:
+                return detector, work(detector)
+            except DetectorClosed:
+                pass
+        with self._id_lock(model_id):
+            detector = self.peek(model_id)
+            victims: list[str] = []
+            if detector is None:
+                detector = self._restore(model_id) or self._create(model_id, sent)
+                victims = self._admit(model_id, detector)
+            self.check_same(detector, sent)
+            result = work(detector)
+        for victim in victims:
+            self.evict(victim)
+        return detector, result
+
+    def peek(self, model_id: str) -> StreamingAnomalyDetector | None:
+        """The live detector without marking it used (stats, listings)."""
+        with self._lock:
+            return self._live.get(model_id)
+
+    def check_same(self, detector: StreamingAnomalyDetector, sent: Mapping[str, Any]) -> None:
+        """Raises :class:`Conflict` if ``sent`` differs from the detector's configuration."""
+        if not sent:
+            return
+        differences = detector.config.differences(list(sent), sent)
+        if differences:
+            raise Conflict(
+                f"stream detector {detector.model_id!r} exists with a different configuration: "
+                f"this request sent {'; '.join(differences)}. Send the same values (or leave "
+                f"them out), or DELETE /v1/ml/anomaly/stream/{detector.model_id} and create it anew."
+            )
+
+    def _create(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
+        fields = dict(sent)
+        spec = self.service.detector(fields.get("backend"))
+        fields["backend"] = spec.id
+        return StreamingAnomalyDetector(
+            model_id, **fields, plugins=self.service.plugins, spec=spec, executor=self.executor,
+            default_params=self.service.settings.backend_defaults.get(spec.id, {}),
+        )
+
+    def _restore(self, model_id: str) -> StreamingAnomalyDetector | None:
+        key = checkpoint.checkpoint_key(model_id)
+        with storage_errors(f"reading stream checkpoint {model_id}"):
+            try:
+                blob = self.storage.get(key)
+            except KeyError:
+                return None
+        header, state = checkpoint.decode(self._codec, blob, model_id)
+        config = header.config
+        spec = self.service.detector(config.backend)
+        detector = StreamingAnomalyDetector(
+            model_id, **{f: getattr(config, f) for f in config.__struct_fields__},
+            plugins=self.service.plugins, spec=spec, executor=self.executor,
+            default_params=self.service.settings.backend_defaults.get(spec.id, {}),
+        )
+        detector.restore_state(state)
+        self.restores += 1
+        return detector
+
+    def _admit(self, model_id: str, detector: StreamingAnomalyDetector) -> list[str]:
+        """Makes ``detector`` live; returns the least recently used ids beyond the limit."""
+        with self._lock:
+            self._live[model_id] = detector
+            self._live.move_to_end(model_id)
+            excess = max(0, len(self._live) - self.max_detectors)
+            return [k for k in self._live if k != model_id][:excess]
+
+    # -- eviction and checkpoints -----------------------------------------------------------
+
+    def evict(self, model_id: str) -> bool:
+        """Checkpoints a live detector and drops it from memory.
+
+        If the checkpoint cannot be written the detector stays live (nothing is lost).
+        """
+        with self._id_lock(model_id):
+            with self._lock:
+                detector = self._live.get(model_id)
+            if detector is None:
+                return False
+            state = detector.checkpoint_state(close=True)
+            try:
+                self._write(model_id, detector.config, state)
+            except Exception:
+                detector.reopen()
+                log.exception("stream eviction failed; detector kept in memory", stream=model_id)
+                return False
+            with self._lock:
+                if self._live.get(model_id) is detector:
+                    del self._live[model_id]
+            self.evictions += 1
+            return True
+
+    def _write(self, model_id: str, config: StreamConfig, state: dict[str, Any]) -> None:
+        blob = checkpoint.encode(self._codec, model_id, config, state)
+        with storage_errors(f"writing stream checkpoint {model_id}"):
+            self.storage.put(checkpoint.checkpoint_key(model_id), blob)
+
+    def evict_idle(self, now: float | None = None) -> int:
+        """Evicts detectors idle for longer than ``idle_timeout_s``; returns how many."""
+        if self.idle_timeout_s <= 0:
+            return 0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [k for k, d in self._live.items() if now - d.last_used > self.idle_timeout_s]
+        return sum(self.evict(model_id) for model_id in idle)
+
+    def checkpoint_all(self) -> int:
+        """Writes a checkpoint of every live detector (shutdown); they stay usable."""
+        with self._lock:
+            items = list(self._live.items())
+        written = 0
+        for model_id, detector in items:
+            with self._id_lock(model_id):
+                try:
+                    self._write(model_id, detector.config, detector.checkpoint_state())
+                    written += 1
+                except Exception:
+                    log.exception("stream checkpoint failed", stream=model_id)
+        return written
+
+    # -- management -------------------------------------------------------------------------
+
+    def stats(self, model_id: str) -> dict[str, Any]:
+        """Stats of a live detector, or of a checkpointed one (read from its header only).
+
+        Raises:
+            NotFound: No such stream.
+        """
+        check_name(model_id, "stream id")
+        detector = self.peek(model_id)
+        if detector is not None:
+            return {**detector.get_stats(), "live": True}
+        header = self._header(model_id)
+        if header is None:
+            raise NotFound(f"stream detector {model_id!r} not found")
+        return {**header.stats, "live": False, "checkpointed_at": header.created}
+
+    def _header(self, model_id: str) -> checkpoint.CheckpointHeader | None:
+        key = checkpoint.checkpoint_key(model_id)
+        size = checkpoint.HEADER_PROBE
+        while True:
+            with storage_errors(f"reading stream checkpoint {model_id}"):
+                try:
+                    head = self.storage.get_range(key, 0, size)
+                except KeyError:
+                    return None
+            try:
+                return checkpoint.read_header(self._codec, head, model_id)
+            except IndexError as exc:
+                size = int(exc.args[0])
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every live detector, then every checkpointed one not in memory, by id."""
+        with self._lock:
+            live = list(self._live.items())
+        rows = {model_id: {**d.get_stats(), "live": True} for model_id, d in live}
+        with storage_errors("listing stream checkpoints"):
+            keys = [info.key for info in self.storage.list(checkpoint.PREFIX)]
+        for key in keys:
+            model_id = checkpoint.model_id_of(key)
+            if model_id is None or model_id in rows:
+                continue
+            try:
+                rows[model_id] = self.stats(model_id)
+            except (NotFound, InvalidInput):
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad checkpoint must not hide the rest
+                rows[model_id] = {"object": "streaming_detector", "model_id": model_id, "live": False,
+                                  "error": str(exc)}
+        return [rows[k] for k in sorted(rows)]
+
+    def reset(self, model_id: str) -> StreamingAnomalyDetector:
+        """Resets a detector to cold start (restoring it first if it is checkpointed).
+
+        Raises:
+            NotFound: No such stream.
+        """
+        check_name(model_id, "stream id")
+        for _ in range(5):
+            detector = self.live(model_id) or self._load(model_id, None)
+            try:
+                detector.reset()
+            except DetectorClosed:
+                continue
+            return detector
+        raise Conflict(f"stream {model_id!r} is being evicted and restored concurrently; retry")
+
+    def delete(self, model_id: str) -> None:
+        """Removes a detector from memory and its checkpoint from storage.
+
+        Raises:
+            NotFound: Neither exists.
+        """
+        key = checkpoint.checkpoint_key(model_id)
+        with self._id_lock(model_id):
+            with self._lock:
+                detector = self._live.pop(model_id, None)
+            if detector is not None:
+                detector.close()
+            with storage_errors(f"deleting stream checkpoint {model_id}"):
+                stored = self.storage.delete(key)
+        if detector is None and not stored:
+            raise NotFound(f"stream detector {model_id!r} not found")
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def describe(self) -> dict[str, Any]:
+        """Limits, counters and where retrains run (part of ``GET /stream/detectors``)."""
+        executor = self.executor
+        return {
+            "live_detectors": len(self._live), "max_detectors": self.max_detectors,
+            "idle_timeout_s": self.idle_timeout_s, "evictions": self.evictions,
+            "restores": self.restores,
+            "retrains": {
+                "mode": getattr(executor, "mode", type(executor).__name__),
+                "workers": getattr(executor, "workers", None),
+                "processes_ready": getattr(executor, "processes_ready", None),
+            },
+        }
+
