@@ -33,6 +33,7 @@ from benchmarks import odds
 from benchmarks.common import (
     BACKENDS,
     FAST_PATH_BACKENDS,
+    command_line,
     machine_info,
     plugin_host,
     print_table,
@@ -325,7 +326,7 @@ def main(argv: Sequence[str]) -> int:
     machine = machine_info()
     if args.seed_spread:
         spreads = [seed_spread(b, args.seed_spread, datasets, trials) for b in backends]
-        path = write_json(f"{RESULT_NAME}_seed_spread", {"spreads": spreads, "command": "python -m benchmarks accuracy " + " ".join(argv)}, machine)
+        path = write_json(f"{RESULT_NAME}_seed_spread", {"spreads": spreads, "command": command_line("accuracy", argv)}, machine)
         print_table(
             f"Mean ROC-AUC over {len(datasets)} datasets across random_state 0..{args.seed_spread - 1} ({trials} trials)",
             ["backend", "min", "max", "std"],
@@ -355,8 +356,8 @@ def main(argv: Sequence[str]) -> int:
                 + ("  UNAVAILABLE" if "unavailable" in cell else "") + (f"  errors {len(cell['errors'])}" if cell["errors"] else ""),
                 flush=True,
             )
-            write_json(RESULT_NAME, {"trials": trials, "cells": cells, "command": "python -m benchmarks accuracy " + " ".join(argv)}, machine)
-    result = {"trials": trials, "cells": cells, "command": "python -m benchmarks accuracy " + " ".join(argv)}
+            write_json(RESULT_NAME, {"trials": trials, "cells": cells, "command": command_line("accuracy", argv)}, machine)
+    result = {"trials": trials, "cells": cells, "command": command_line("accuracy", argv)}
     summary = summarise(cells)
     path = write_json(RESULT_NAME, {**result, "summary": summary, "targets": check_targets(summary)}, machine)
     report(result)

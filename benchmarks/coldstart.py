@@ -23,6 +23,7 @@ import msgspec
 from benchmarks.common import (
     BACKENDS,
     KeepAliveClient,
+    command_line,
     describe_machine,
     fmt_ms,
     machine_info,
@@ -73,7 +74,7 @@ def main(argv: Sequence[str]) -> int:
         ["ecod", "hbos", "cblof", "isolation_forest"] if args.quick else list(BACKENDS)
     )
     machine = machine_info()
-    result: dict[str, Any] = {"rows": args.rows, "backends": backends, "command": "python -m benchmarks coldstart " + " ".join(argv)}
+    result: dict[str, Any] = {"rows": args.rows, "backends": backends, "command": command_line("coldstart", argv)}
     for mode in ("off", "on"):
         print(f"\nwarm_up {mode}")
         started = time.perf_counter()

@@ -242,6 +242,11 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], text_c
     return "\n".join(out)
 
 
+def command_line(command: str, argv: Sequence[str]) -> str:
+    """How a result was produced, for its JSON: ``python -m benchmarks speed --quick``."""
+    return " ".join(["python -m benchmarks", command, *argv])
+
+
 def write_json(name: str, payload: dict[str, Any], machine: dict[str, Any] | None = None) -> Path:
     """Writes ``RESULTS_DIR/<name>.json`` with the machine and a UTC timestamp attached."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,16 @@
 """The saved results as markdown tables, for docs/backends.md.
 
 ``python -m benchmarks markdown`` prints the machine, the command that produced each result and
-every table from ``benchmarks/results/{speed,overhead,accuracy}.json``, so the figures in the
+every table from ``benchmarks/results/*.json``; ``--update docs/backends.md`` rewrites the
+blocks marked ``<!-- BEGIN name -->`` ... ``<!-- END name -->`` in place, so the figures in the
 docs are generated from a run, not retyped.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks import accuracy, speed
@@ -86,7 +89,7 @@ def speed_section(result: dict[str, Any]) -> str:
         for v in result["targets"]
     ]
     parts = [
-        f"Command: `{result['command']}`. Machine: {describe_machine(result['machine'])}.",
+        f"Command: `{result['command'].strip()}`. Machine: {describe_machine(result['machine'])}.",
         "", "**Fit and batch score** (ms; score = as many held-out rows as trained on; ratio = anomd ÷ PyOD)", "",
         markdown_table(*t["fit"]),
         "", "**Single-row score latency** (ms; p99 is the slowest call where PyOD n < 100)", "",
@@ -114,7 +117,7 @@ def overhead_section(result: dict[str, Any]) -> str:
         [[s, *[fmt_ms(r["server_stages_ms"][s]) for r in rows]] for s in stage_names],
     )
     return "\n".join([
-        f"Command: `{result['command']}`. Machine: {describe_machine(result['machine'])}.", "",
+        f"Command: `{result['command'].strip()}`. Machine: {describe_machine(result['machine'])}.", "",
         f"`/score` of {rows[0]['rows']:,} × 16 rows, median ms:", "", main, "", stages,
     ])
 
@@ -125,7 +128,7 @@ def accuracy_section(result: dict[str, Any]) -> str:
     per_dataset_anomd = accuracy.dataset_table(result["cells"], "anomd")
     per_dataset_raw = accuracy.dataset_table(result["cells"], "raw")
     return "\n".join([
-        f"Command: `{result['command']}`. Machine: {describe_machine(result['machine'])}.", "",
+        f"Command: `{result['command'].strip()}`. Machine: {describe_machine(result['machine'])}.", "",
         "**Mean ROC-AUC per backend** (anomd* and published*: over the datasets the published 2024 table lists)", "",
         markdown_table(*accuracy.summary_table(summary)), "",
         "**Targets** (margin > 0: inside the target)", "",
@@ -141,17 +144,87 @@ def accuracy_section(result: dict[str, Any]) -> str:
     ])
 
 
-def main(argv: Sequence[str]) -> int:
-    print("### choose\n\n" + choose_section(read_json("speed"), read_json("accuracy")) + "\n")
-    sections = []
-    for name, render in (("speed", speed_section), ("overhead", overhead_section), ("accuracy", accuracy_section)):
-        result = read_json(name)
-        if result is None:
-            sections.append(f"<!-- no saved {name} results -->")
+def coldstart_section(result: dict[str, Any]) -> str:
+    off, on = result["warm_up_off"], result["warm_up_on"]
+    rows = [
+        [f"`{b}`", fmt_ms(off[b]["first_fit_ms"]), fmt_ms(off[b]["second_fit_ms"]), fmt_ms(on[b]["first_fit_ms"]),
+         fmt_ms(off[b]["first_score_ms"]), fmt_ms(on[b]["first_score_ms"])]
+        for b in result["backends"]
+    ]
+    return "\n".join([
+        (
+            f"Measured by `{result['command'].strip()}` ({result['rows']:,} × 16 rows per `/fit`; "
+            f"{describe_machine(result['machine'])}). The warm-up finished "
+            f"{result.get('warm_up_s', float('nan')):.1f} s after the server process started."
+        ),
+        "",
+        markdown_table(
+            ["backend", "1st /fit, no warm-up", "2nd /fit, no warm-up", "1st /fit after warm-up",
+             "1st 1-row /score, no warm-up", "1st 1-row /score after warm-up"], rows,
+        ),
+    ])
+
+
+def single_thread_section(result: dict[str, Any]) -> str:
+    t = speed.tables(result["rows"])
+    return "\n".join([
+        f"Command: `OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 {result['command'].strip()}`.", "", markdown_table(*t["single"]),
+    ])
+
+
+def seed_spread_section(result: dict[str, Any]) -> str:
+    rows = [[f"`{r['backend']}`", *[f"{m:.4f}" for m in r["means"]], f"{r['std']:.4f}"] for r in result["spreads"]]
+    n = len(result["spreads"][0]["means"])
+    return "\n".join([
+        (
+            f"Command: `{result['command'].strip()}` ({result['spreads'][0]['trials']} trials on each of the "
+            f"{len(result['spreads'][0]['datasets'])} datasets per seed)."
+        ),
+        "",
+        markdown_table(["backend", *[f"random_state={i}" for i in range(n)], "std"], rows),
+    ])
+
+
+SECTIONS = {
+    "choose": lambda: choose_section(read_json("speed"), read_json("accuracy")),
+    "coldstart": lambda: coldstart_section(r) if (r := read_json("coldstart")) else None,
+    "speed": lambda: speed_section(r) if (r := read_json("speed")) else None,
+    "speed-single-thread": lambda: single_thread_section(r) if (r := read_json("speed_single_thread")) else None,
+    "overhead": lambda: overhead_section(r) if (r := read_json("overhead")) else None,
+    "accuracy": lambda: accuracy_section(r) if (r := read_json("accuracy")) else None,
+    "seed-spread": lambda: seed_spread_section(r) if (r := read_json("accuracy_seed_spread")) else None,
+    "machine": lambda: machine_section(r["machine"]) if (r := read_json("speed") or read_json("accuracy")) else None,
+}
+
+
+def update(path: Path) -> list[str]:
+    """Replaces each ``<!-- BEGIN name -->...<!-- END name -->`` block of ``path`` with the
+    generated section ``name``; returns the names updated (blocks without results stay)."""
+    text = path.read_text()
+    updated = []
+    for name, render in SECTIONS.items():
+        begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+        if begin not in text:
             continue
-        sections.append(f"### {name}\n\n" + render(result))
-    machine = next((r["machine"] for n in ("speed", "accuracy", "overhead") if (r := read_json(n))), None)
-    if machine:
-        print("### machine\n\n" + machine_section(machine) + "\n")
-    print("\n\n".join(sections))
+        body = render()
+        if body is None:
+            continue
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{body}\n{end}{tail}"
+        updated.append(name)
+    path.write_text(text)
+    return updated
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks markdown", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--update", type=Path, metavar="DOC", help="rewrite the marked blocks of DOC (e.g. docs/backends.md)")
+    args = parser.parse_args(argv)
+    if args.update:
+        print(f"updated {args.update}: {', '.join(update(args.update)) or 'nothing'}")
+        return 0
+    for name, render in SECTIONS.items():
+        body = render()
+        print(f"### {name}\n\n{body if body is not None else '<!-- no saved results -->'}\n")
     return 0

@@ -32,6 +32,7 @@ import msgspec
 
 from benchmarks.common import (
     KeepAliveClient,
+    command_line,
     describe_machine,
     fmt_ms,
     machine_info,
@@ -169,7 +170,7 @@ def main(argv: Sequence[str]) -> int:
     finally:
         server.stop()
         service.close()
-    result = {"rows": rows, "machine": machine, "command": "python -m benchmarks overhead " + " ".join(argv)}
+    result = {"rows": rows, "machine": machine, "command": command_line("overhead", argv)}
     path = write_json(RESULT_NAME, {**result, "targets": [
         {"backend": r["backend"], "target": f"HTTP <= {RATIO_TARGET}x in-process", "value": r["ratio_vs_lists"],
          "status": "MET" if r["ratio_vs_lists"] <= RATIO_TARGET else "MISSED"} for r in rows]}, machine)

@@ -40,6 +40,7 @@ import numpy as np
 from benchmarks.common import (
     BACKENDS,
     KeepAliveClient,
+    command_line,
     describe_machine,
     fmt_bytes,
     fmt_ms,
@@ -316,7 +317,7 @@ def main(argv: Sequence[str]) -> int:
     machine = machine_info()
     rows = run(sizes, backends, http=not args.no_http, quick=args.quick)
     result = {"sizes": sizes, "rows": rows, "targets": check_targets(rows), "machine": machine,
-              "command": "python -m benchmarks speed " + " ".join(argv)}
+              "command": command_line("speed", argv)}
     path = write_json(args.name, result, machine)
     report(result)
     print(f"\nwrote {path}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -135,11 +134,7 @@ def test_nx_test_and_lint_targets_run_their_tools(nx: Path) -> None:
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "tests/test_nx.py::test_nx_start_serves_the_api" in tests.stdout
 
-    lint = run_nx("run", "universal-runtime:lint", "--statistics")
-    # ruff's own output either way: the target ran ruff on the sources (pass or fail is the
-    # code's business, not the target's).
-    assert lint.returncode in (0, 1), lint.stdout + lint.stderr
-    assert "ruff check runtime plugins --statistics" in lint.stdout
-    assert ("All checks passed!" in lint.stdout) or re.search(r"Found \d+ errors?", lint.stdout), (
-        lint.stdout
-    )
+    lint = run_nx("run", "universal-runtime:lint")
+    # The target ran ruff on the sources, and the sources are lint-clean (CI keeps them so).
+    assert "ruff check runtime plugins" in lint.stdout
+    assert lint.returncode == 0 and "All checks passed!" in lint.stdout, lint.stdout + lint.stderr
