@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from anomd.artifacts import ArtifactCodec
+from anomd.backend_catalog import backend_rows, params_for, resolve_backend
 from anomd.detectors import DetectorSpec
 from anomd.encoding import Row
-from anomd.errors import BackendDisabled, Conflict, InvalidInput, NotFound, TooLarge
+from anomd.errors import Conflict, InvalidInput, NotFound, TooLarge
 from anomd.model import FittedModel, Scores, train
 from anomd.model_store import ModelStore
 from anomd.names import check_filename, check_name, model_filename
@@ -70,45 +71,13 @@ class AnomalyService:
 
     def detector(self, backend: str | None) -> DetectorSpec:
         """The spec for ``backend``, refusing unknown, disabled and unavailable ones clearly."""
-        backend = backend or self.settings.default_backend
-        spec = self.plugins.detectors.get(backend)
-        if spec is None:
-            known = ", ".join(self.plugins.detectors)
-            raise NotFound(f"unknown backend {backend!r}; available backends: {known}")
-        enabled = self.settings.enabled_backends
-        if enabled and backend not in enabled:
-            raise BackendDisabled(
-                f"backend {backend!r} is disabled on this server; enabled: {', '.join(enabled)}"
-            )
-        return spec.require_available()
+        return resolve_backend(self.plugins, self.settings, backend)
 
     def backends(self) -> list[dict[str, Any]]:
-        rows = []
-        enabled = self.settings.enabled_backends
-        for backend_id, entry in self.plugins.detectors.entries():
-            spec = entry.item
-            missing = spec.missing_dependencies()
-            row = {
-                "backend": backend_id,
-                "name": spec.name,
-                "description": spec.description,
-                "category": spec.category,
-                "speed": spec.speed,
-                "memory": spec.memory,
-                "best_for": spec.best_for,
-                "parameters": spec.params_schema(),
-                "available": not missing and (not enabled or backend_id in enabled),
-                "plugin": entry.plugin,
-                "enabled": not enabled or backend_id in enabled,
-            }
-            if missing:
-                row["missing"] = missing
-                row["install_hint"] = spec.install_hint
-            rows.append(row)
-        return rows
+        return backend_rows(self.plugins, self.settings)
 
     def _params(self, backend: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {**self.settings.backend_defaults.get(backend, {}), **(params or {})}
+        return params_for(self.settings, backend, params)
 
     def check_rows(self, data: Sequence[Row] | np.ndarray) -> None:
         if data is None or len(data) == 0:

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from anomd.commands.local_backends import backend_rows
+    from anomd.backend_catalog import backend_rows
 
     settings = settings_from(args)
     rows = backend_rows(plugin_host(settings), settings)

@@ -105,8 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from anomd.backend_catalog import params_for, resolve_backend
     from anomd.commands.common import plugin_host
-    from anomd.commands.local_backends import params_for, resolve_backend
     from anomd.commands.tabular_io import read_table, table_format, write_table
     from anomd.model import train
 

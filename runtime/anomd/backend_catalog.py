@@ -1,14 +1,14 @@
-"""Detector backends as the CLI sees them, without opening storage.
+"""The rules for which backends a client may use, given the plugins and the configuration.
 
-``anomd backends`` and ``anomd detect`` need the plugins and the operator's allow-list, but no
-model store: building an :class:`~anomd.service.AnomalyService` would create a data folder and a
-signing key in whatever directory the user happens to be in. These functions apply the same
-rules as the service (``tests/test_cli.py`` checks that ``anomd backends --json`` and the
-server's ``GET /backends`` agree).
+One place for them: the service (behind HTTP and the Python API) and the CLI both call these
+functions. The CLI's ``anomd backends`` and ``anomd detect`` need only the plugins and the
+operator's allow-list, not a model store (building an :class:`~anomd.service.AnomalyService`
+would create a data folder and a signing key in whatever directory the user is in).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from anomd.detectors import DetectorSpec
@@ -67,6 +67,6 @@ def resolve_backend(host: PluginHost, settings: Settings, backend: str | None) -
     return spec.require_available()
 
 
-def params_for(settings: Settings, backend: str, params: dict[str, Any] | None) -> dict[str, Any]:
+def params_for(settings: Settings, backend: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     """The configured per-backend defaults, overridden key by key by ``params``."""
     return {**settings.backend_defaults.get(backend, {}), **(params or {})}
