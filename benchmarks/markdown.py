@@ -43,7 +43,7 @@ def choose_section(speed_result: dict[str, Any] | None, accuracy_result: dict[st
             largest[r["backend"]] = r
     acc = {}
     if accuracy_result:
-        acc = {r["backend"]: r for r in (accuracy_result.get("summary") or accuracy.summarise(accuracy_result["cells"]))}
+        acc = {r["backend"]: r for r in accuracy.summarise(accuracy_result["cells"])}
     rows = []
     for b in BACKENDS:
         r, a = largest.get(b, {}), acc.get(b, {})
@@ -123,8 +123,8 @@ def overhead_section(result: dict[str, Any]) -> str:
 
 
 def accuracy_section(result: dict[str, Any]) -> str:
-    summary = result.get("summary") or accuracy.summarise(result["cells"])
-    targets = result.get("targets") or accuracy.check_targets(summary)
+    summary = accuracy.summarise(result["cells"])
+    targets = accuracy.check_targets(summary)
     per_dataset_anomd = accuracy.dataset_table(result["cells"], "anomd")
     per_dataset_raw = accuracy.dataset_table(result["cells"], "raw")
     return "\n".join([

