@@ -375,3 +375,37 @@ def test_packed_forest_walks_every_row_to_a_leaf(data) -> None:
     np.testing.assert_allclose(packed.score_samples(held_out), -forest.score_samples(held_out), rtol=0, atol=1e-12)
     many = np.repeat(held_out, 5, axis=0)  # more rows than one chunk
     np.testing.assert_allclose(packed.score_samples(many), -forest.score_samples(many), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ECDF_BACKENDS)
+@pytest.mark.parametrize("n_train", [300, 20_000])  # every value a knot / interpolated middle
+def test_one_row_python_path_equals_the_vectorised_path(host, backend, n_train) -> None:
+    """Streaming scores points through ``score_row`` (plain Python); it must give ``score``'s
+    numbers for new values, values seen in training, values beyond both extremes, and the
+    constant and discrete columns."""
+    X = tabular(n_train, 20)
+    fast, _ = fit_both(host, backend, X)
+    beyond = np.vstack([X.max(axis=0) + 1.0, X.min(axis=0) - 1.0, X.max(axis=0), X.min(axis=0)])
+    rows = np.vstack([tabular(200, 21) * 1.3, X[:50], beyond])
+    vectorised = fast.detector.score(rows)
+    one_by_one = np.array([fast.detector.score_row(row.tolist()) for row in rows])
+    np.testing.assert_allclose(one_by_one, vectorised, rtol=1e-12, atol=1e-12)
+    restored = joblib.load(io.BytesIO(_dumped(fast.detector)))  # the row cache is not pickled
+    assert "_row_scorer" not in restored.__dict__
+    assert restored.score_row(rows[0].tolist()) == pytest.approx(vectorised[0], rel=1e-12)
+
+
+def test_wide_rows_take_the_vectorised_path(host) -> None:
+    from anomd_builtins.detectors._ecdf_row import MAX_FEATURES
+
+    X = np.random.default_rng(22).lognormal(size=(500, MAX_FEATURES + 1))
+    fast, _ = fit_both(host, "ecod", X)
+    row = X[0] * 1.01
+    assert fast.detector.score_row(row.tolist()) == pytest.approx(fast.detector.score(row[None, :])[0], rel=1e-12)
+    assert "_row_scorer" not in fast.detector.__dict__
+
+
+def _dumped(obj) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()

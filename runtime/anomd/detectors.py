@@ -9,7 +9,7 @@ backend gets the same semantics.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -41,6 +41,21 @@ class Detector(Protocol):
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """Returns one raw score per row of ``X``; higher means more anomalous."""
+        ...
+
+
+class RowScorer(Protocol):
+    """Optional: a detector that can score one row of plain floats cheaply.
+
+    Streaming scores each point on its own, where numpy's per-call overhead (a microsecond
+    or more per operation) dwarfs the arithmetic of a small row. A detector may add
+    ``score_row``; the streaming engine then calls it instead of ``score`` on a 1 × d
+    matrix. It must return what ``score`` returns for that row, up to rounding;
+    ``anomd.testing.check_detector`` checks that when the method exists.
+    """
+
+    def score_row(self, row: Sequence[float]) -> float:
+        """The raw score of one row given as ``d`` floats."""
         ...
 
 

@@ -14,7 +14,11 @@ Life cycle of a detector:
    current one lands — so a burst of any size runs retrains back to back, never a pile of them.
 4. **Landing**: the scoring path checks the retrain's future on every point (a non-blocking
    ``done()``) and swaps the new model in with one attribute assignment. No event-loop callback
-   is involved, so a caller that never yields still sees ``model_version`` grow.
+   is involved, so a caller that never yields still sees ``model_version`` grow. While a
+   retrain runs on a worker thread, the scoring path also hands over the GIL at least every
+   :data:`GIL_SHARE_S`: a tick is pure Python and never releases it by itself, and a tight
+   loop of ticks would otherwise let the fit advance only at the interpreter's 5 ms switch
+   interval, between every numpy call it makes (seconds per retrain instead of milliseconds).
 
 A bad point (missing, extra or non-numeric key) raises :class:`~anomd.errors.InvalidInput`
 before any state changes; the detector carries on as if it had never been sent. A batch is
@@ -51,6 +55,9 @@ from anomd.streaming.window import SlidingWindow
 #: Most rows scored in one vectorised step of a batch; bounds how many points a landed
 #: retrain can wait before it is picked up.
 CHUNK = 64
+
+#: Longest the scoring path holds the GIL while a retrain is in flight (see the module docstring).
+GIL_SHARE_S = 0.001
 
 _COLLECTING, _READY, _RETRAINING = 0, 1, 2  # BatchOutcome.status codes
 
@@ -145,6 +152,7 @@ class StreamingAnomalyDetector:
         #: Moving average of the seconds one scoring call takes (decides inline vs thread);
         #: None until measured, so a backend of unknown speed never starts on an event loop.
         self._tick_cost: float | None = None
+        self._gil_shared_at = 0.0
         self._interval = config.retrain_interval
         self._window_size = config.window_size
         self._min_samples = config.min_samples
@@ -332,8 +340,11 @@ class StreamingAnomalyDetector:
         window.append(row)  # type: ignore[union-attr]
         self._total += 1
         pending = self._pending
-        if pending is not None and pending.done():
-            self._land()
+        if pending is not None:
+            if pending.done():
+                self._land()
+            else:
+                self._share_gil()
         model = self._model
         if model is None:
             model = self._cold_start()
@@ -343,7 +354,7 @@ class StreamingAnomalyDetector:
                     model_version=self._version, samples_collected=self._collected(),
                     samples_until_ready=self._until_ready(), threshold=self.config.threshold,
                 )
-        raw, score, flag = self._score_newest(model)
+        raw, score, flag = self._score_newest(model, row)
         return StreamingResult(
             score=score, is_anomaly=flag, raw_score=raw,
             status=DetectorStatus.RETRAINING if self._pending is not None else DetectorStatus.READY,
@@ -351,12 +362,12 @@ class StreamingAnomalyDetector:
             samples_until_ready=0, threshold=model.threshold,
         )
 
-    def _score_newest(self, model: LiveModel) -> tuple[float, float, bool]:
-        """Scores the window's newest row and counts it towards the next retrain."""
+    def _score_newest(self, model: LiveModel, row: list[float]) -> tuple[float, float, bool]:
+        """Scores the window's newest row (``row``) and counts it towards the next retrain."""
         if self._plain:
-            x = self._window.tail(1)  # type: ignore[union-attr]
+            x = row
         else:
-            x = self._plan.latest(self._window.tail(self._lookback)).reshape(1, -1)  # type: ignore[union-attr]
+            x = self._plan.latest(self._window.tail(self._lookback)).tolist()  # type: ignore[union-attr]
         started = time.perf_counter()
         raw, score, flag = model.score_one(x)
         took = time.perf_counter() - started
@@ -420,6 +431,13 @@ class StreamingAnomalyDetector:
         self._pending_epoch = self._epoch
         self._retrains_started += 1
 
+    def _share_gil(self) -> None:
+        """Lets a retrain thread run if the scoring path has held the GIL for a while."""
+        now = time.perf_counter()
+        if now - self._gil_shared_at >= GIL_SHARE_S:
+            self._gil_shared_at = now
+            time.sleep(0)  # releases the GIL; a waiting thread takes it
+
     def _land(self) -> None:
         """Swaps in the finished retrain (or records why it failed)."""
         future, self._pending = self._pending, None
@@ -455,8 +473,11 @@ class StreamingAnomalyDetector:
         window = self._window
         i = 0
         while i < n:
-            if self._pending is not None and self._pending.done():
-                self._land()
+            if self._pending is not None:
+                if self._pending.done():
+                    self._land()
+                else:
+                    self._share_gil()
             model = self._model
             if model is None:
                 i = self._ingest_cold(X, i, out)
@@ -506,7 +527,7 @@ class StreamingAnomalyDetector:
         end = i + k
         model = self._cold_start()
         if model is not None:
-            raw, score, flag = self._score_newest(model)
+            raw, score, flag = self._score_newest(model, X[end - 1].tolist())
             last = end - 1
             out.raw[last], out.score[last], out.flag[last], out.scored[last] = raw, score, flag, True
             out.version[last] = model.version

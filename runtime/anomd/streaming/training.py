@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +50,17 @@ class LiveModel:
     training_time_ms: float
     fitted_at: float
 
-    def score_one(self, x: np.ndarray) -> tuple[float, float, bool]:
-        """Scores one row (a 1 × width array): raw score, normalised score, flag."""
-        raw = float(self.detector.score(x)[0])
+    def score_one(self, row: Sequence[float]) -> tuple[float, float, bool]:
+        """Scores one row of features: raw score, normalised score, flag.
+
+        A detector with a ``score_row`` method (see :class:`anomd.detectors.RowScorer`) scores
+        the plain floats directly, skipping the matrix round trip that dominates a tick.
+        """
+        score_row = getattr(self.detector, "score_row", None)
+        if score_row is not None:
+            raw = float(score_row(row))
+        else:
+            raw = float(self.detector.score(np.asarray(row, dtype=np.float64).reshape(1, -1))[0])
         if not math.isfinite(raw):  # same policy as finite_scores: unexplained = most anomalous
             raw = -_FLOAT_MAX if raw == -math.inf else _FLOAT_MAX
         z = (raw - self.scaler.median) / self.scaler.robust_scale

@@ -20,6 +20,7 @@ Every check runs even when an earlier one fails, so one run lists every problem 
 
 from __future__ import annotations
 
+import pickle
 import random
 import re
 import sys
@@ -47,6 +48,7 @@ CHECKS: tuple[str, ...] = (
     "training_scores",
     "score_output",
     "single_row",
+    "score_row",
     "row_order",
     "score_read_only",
     "planted_outliers",
@@ -299,6 +301,29 @@ class _Contract:
             f"{_fmt(alone)}, in the batch: {_fmt(batch[: len(alone)])}); a row's score must not "
             "depend on the other rows sent with it (streaming scores one row at a time)"
         )
+
+    def check_score_row(self) -> None:
+        """The optional one-row fast path (:class:`anomd.detectors.RowScorer`) agrees with
+        ``score`` and leaves the detector picklable (streaming checkpoints pickle it)."""
+        detector = self.fitted()
+        score_row = getattr(detector, "score_row", None)
+        self.report.measurements["score_row"] = score_row is not None
+        if score_row is None:
+            return
+        X = np.vstack([self.data.X_test[:8], self.data.X_train[:4]])  # new and seen values
+        batch = self.scores(X)
+        alone = np.array([float(score_row(row.tolist())) for row in X])
+        assert np.allclose(alone, batch, rtol=1e-6, atol=1e-9), (
+            f"score_row() disagrees with score() (score_row: {_fmt(alone)}, score: {_fmt(batch)}); "
+            "the streaming engine uses score_row for single points, so they must be the same scores"
+        )
+        try:
+            pickle.dumps(detector)
+        except Exception as exc:  # noqa: BLE001 - typically a cache of memoryviews or locks
+            raise AssertionError(
+                f"after score_row() the detector no longer pickles ({_describe(exc)}); "
+                "drop derived caches in __getstate__"
+            ) from None
 
     def check_row_order(self) -> None:
         X = self.data.X_test

@@ -1,0 +1,118 @@
+"""ECOD and COPOD scores of one row in plain Python, for streaming ticks.
+
+A stream scores each point on its own. The vectorised path (``ECDFSketch.counts`` and
+friends) runs a few dozen numpy operations per call, each costing a microsecond or more
+whatever the array size, so one row of three features cost about 80 µs of which almost none
+was arithmetic. Here each column is a binary search over a memoryview of its knots
+(``bisect`` on a buffer, no copy) and a handful of float operations: about a microsecond per
+feature.
+
+The formulas and the order of operations are those of ``ECDFSketch.counts``,
+``ECDFSketch.tail_probabilities``, ``AppendedSkew.signs`` and ``combine_tails``, so the two
+paths agree to the last bit or two; ``tests/test_fast_paths.py`` compares them. Past
+:data:`MAX_FEATURES` the per-feature Python cost overtakes numpy's fixed cost and the detector
+uses the vectorised path.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from math import log
+
+import numpy as np
+
+from ._appended_skew import AppendedSkew
+from ._ecdf_sketch import ECDFSketch
+
+#: Widest row scored here; wider rows are cheaper through the vectorised path. Measured for
+#: ECOD on 1,000 training rows: 5.7 µs vs 88 µs at 3 features, 57 vs 92 at 33, 111 vs 96 at 64.
+MAX_FEATURES = 48
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+class ECDFRowScorer:
+    """Per-column views of a fitted sketch and its skewness moments, for one-row scoring.
+
+    Built from the fitted state on first use and never pickled (memoryviews do not pickle,
+    and everything here is derived).
+
+    Args:
+        sketch: The fitted ECDF sketch.
+        skew: The training columns' moments.
+        ecod: True for ECOD's combination rule, False for COPOD's.
+    """
+
+    def __init__(self, sketch: ECDFSketch, skew: AppendedSkew, ecod: bool) -> None:
+        self.ecod = ecod
+        self.n = sketch.n_samples
+        self.total = skew.n + 1.0
+        n = float(skew.n)
+        self.grow2 = n / self.total
+        self.grow3 = n * (n - 1.0) / self.total**2
+        values = sketch.keys.imag
+        training_signs = skew.training_signs().tolist()
+        self.columns = []
+        for j in range(sketch.starts.size - 1):
+            lo, hi = int(sketch.starts[j]), int(sketch.starts[j + 1])
+            self.columns.append((
+                memoryview(np.ascontiguousarray(values[lo:hi])),
+                memoryview(np.ascontiguousarray(sketch.below[lo:hi])),
+                memoryview(np.ascontiguousarray(sketch.at_or_below[lo:hi])),
+                hi - lo - 1,
+                float(skew.mean[j]),
+                float(skew.m2[j]),
+                float(skew.m3[j]),
+                training_signs[j],
+            ))
+
+    def score(self, row: Sequence[float]) -> float:
+        """The raw ECOD or COPOD score of ``row`` (``d`` floats, column order)."""
+        n = self.n
+        n_plus_1 = n + 1
+        total, grow2, grow3 = self.total, self.grow2, self.grow3
+        ecod = self.ecod
+        score = 0.0
+        for x, (values, below, at_or_below, last, mean0, m2_0, m3_0, training_sign) in zip(row, self.columns):
+            k = bisect_right(values, x) - 1
+            if k >= 0 and values[k] == x:
+                # A value seen in training: the training ECDF and the training skewness sign.
+                left = at_or_below[k] / n
+                right = (n - below[k]) / n
+                sign = training_sign
+            else:
+                if k < 0:  # below every knot: nothing at or below, everything at or above
+                    left = 1.0 / n_plus_1
+                    right = (n + 1.0) / n_plus_1
+                else:
+                    a = values[k]
+                    start = at_or_below[k]
+                    if k < last:  # interpolate between the neighbouring knots
+                        at_or_below_x = start + (x - a) / (values[k + 1] - a) * (below[k + 1] - start)
+                    else:
+                        at_or_below_x = start + 0.0
+                    left = (at_or_below_x + 1.0) / n_plus_1
+                    right = (n - at_or_below_x + 1.0) / n_plus_1
+                # The column's skewness sign with this row appended.
+                delta = x - mean0
+                mean = mean0 + delta / total
+                m2 = m2_0 + delta * delta * grow2
+                if m2 / total <= (_EPS * mean) ** 2:
+                    sign = 0.0
+                else:
+                    m3 = m3_0 + delta**3 * grow3 - 3.0 * delta * m2_0 / total
+                    sign = (m3 > 0.0) - (m3 < 0.0)
+            u_left = -log(left)
+            u_right = -log(right)
+            if sign < 0:
+                u_skew = u_left + 0.0
+            elif sign > 0:
+                u_skew = u_right + 0.0
+            else:
+                u_skew = u_left + u_right
+            if ecod:
+                score += max(u_left, u_right, u_skew)
+            else:
+                score += max(u_skew, (u_left + u_right) / 2.0)
+        return score
