@@ -57,3 +57,49 @@ def test_eviction_checkpoints_and_restart_continue_streams(tmp_path) -> None:
             assert ok(api.get("/stream/s1"))["total_processed"] == 303
     finally:
         second.stop()
+
+
+def test_periodic_checkpoints_bound_what_a_crash_loses(tmp_path) -> None:
+    """SIGKILL gives the server no shutdown to checkpoint in; the periodic sweep must have."""
+    import signal
+
+    env = {"ANOMD_STREAM_CHECKPOINT_INTERVAL_S": "0.5"}
+    first = start_server(tmp_path, env=env)
+    try:
+        with httpx.Client(base_url=first.api, timeout=120) as api:
+            ok(api.post("/stream", json={"model_id": "crashy", "data": points(150, 7), "min_samples": 40,
+                                         "retrain_interval": 50, "window_size": 100}))
+            ok(api.post("/stream", json={"model_id": "idle", "data": points(5, 8)}))
+
+            def written() -> int:
+                return ok(api.get("/stream/detectors"))["streaming"]["checkpoints_written"]
+
+            deadline = time.monotonic() + 30
+            while written() < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert written() == 2  # one per detector
+            time.sleep(1.5)  # three more sweeps: nothing changed, nothing is rewritten
+            assert written() == 2
+            ok(api.post("/stream", json={"model_id": "crashy", "data": points(20, 9)}))
+            deadline = time.monotonic() + 30
+            while written() < 3 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert written() == 3  # only the detector that changed
+            before = ok(api.get("/stream/crashy"))
+            assert before["total_processed"] == 170
+    finally:
+        first.stop(signal.SIGKILL)  # a crash: no shutdown checkpoint
+
+    second = start_server(tmp_path, env=env)
+    try:
+        with httpx.Client(base_url=second.api, timeout=120) as api:
+            after = ok(api.get("/stream/crashy"))
+            assert after["live"] is False
+            for key in ("model_version", "total_processed", "samples_collected", "threshold"):
+                assert after[key] == before[key], key
+            body = ok(api.post("/stream", json={"model_id": "crashy", "data": points(1, 10)}))
+            assert body["results"][0]["score"] is not None
+            assert ok(api.get("/stream/crashy"))["total_processed"] == 171
+            assert ok(api.get("/stream/idle"))["total_processed"] == 5
+    finally:
+        second.stop()

@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stream_idle_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
     #: Checkpoint every live streaming detector at shutdown, so a restart continues them.
     stream_checkpoint_on_shutdown: bool = True
+    #: Also checkpoint streaming detectors that changed, every this many seconds, so a crash
+    #: (no orderly shutdown) loses at most that much; 0 never.
+    stream_checkpoint_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
     #: Where streaming retrains run: ``thread`` (worker threads, like batch fits) or ``process``
     #: (worker processes: no GIL sharing with scoring, for many cores and slow backends; each
     #: costs a Python process and seconds to start). See docs/streaming.md for measurements.

@@ -181,7 +181,8 @@ class StreamController(Controller):
 def stream_lifespan(state: AppState) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     """The streaming part of the app's lifespan.
 
-    Start: warm the retrain pool (in the background) and start the idle-eviction sweep.
+    Start: warm the retrain pool (in the background), start the idle-eviction sweep and the
+    periodic checkpoint of changed detectors.
     Stop: checkpoint every live detector (unless disabled) and stop the retrain pool.
     """
     settings = state.service.settings
@@ -202,6 +203,16 @@ def stream_lifespan(state: AppState) -> Callable[[Litestar], AbstractAsyncContex
                 except Exception:
                     log.exception("idle eviction sweep failed")
 
+        async def save_changed() -> None:
+            while True:
+                await anyio.sleep(settings.stream_checkpoint_interval_s)
+                try:
+                    written = await state.workers.run(manager.checkpoint_changed)
+                    if written:
+                        log.debug("changed stream detectors checkpointed", count=written)
+                except Exception:
+                    log.exception("periodic stream checkpoint failed")
+
         async def warm() -> None:
             try:
                 await anyio.to_thread.run_sync(pool.warm)
@@ -211,6 +222,8 @@ def stream_lifespan(state: AppState) -> Callable[[Litestar], AbstractAsyncContex
         async with anyio.create_task_group() as tasks:
             if settings.stream_idle_timeout_s > 0:
                 tasks.start_soon(sweep)
+            if settings.stream_checkpoint_interval_s > 0:
+                tasks.start_soon(save_changed)
             if settings.warm_up and isinstance(pool, RetrainPool):
                 tasks.start_soon(warm)
             try:

@@ -328,6 +328,12 @@ class StreamingAnomalyDetector:
             self._epoch += 1
             self._clear()
 
+    @property
+    def revision(self) -> tuple[int, int, int]:
+        """Changes whenever the detector's state does (points, landed retrains, resets):
+        a cheap "has it changed since the last checkpoint" test, read without the lock."""
+        return (self._total, self._version, self._epoch)
+
     def get_stats(self) -> dict[str, Any]:
         """Everything known about the detector (the ``GET /stream/{id}`` body)."""
         with self._lock:

@@ -8,6 +8,8 @@ Detectors live in memory, in least-recently-used order. Two limits keep memory b
 Evicting writes a checkpoint to storage (``streams/<id>.ckpt``) first, so eviction loses
 nothing: the next request for that id restores the detector transparently. At shutdown every
 live detector is checkpointed; after a restart the first request continues where it stopped.
+A periodic sweep (:meth:`StreamManager.checkpoint_changed`) also writes the detectors that
+changed since their last checkpoint, which bounds what a crash can lose.
 
 Concurrency: a lock per stream id (striped) serialises create/restore/evict/delete of that id,
 so a restore can never read a checkpoint that an eviction is still writing; points are
@@ -62,6 +64,8 @@ class StreamManager:
         self._id_locks = [threading.Lock() for _ in range(_STRIPES)]
         self.evictions = 0
         self.restores = 0
+        self.checkpoints = 0
+        self._saved: dict[str, tuple[int, int, int]] = {}  # id -> revision last written
 
     def _id_lock(self, model_id: str) -> threading.Lock:
         return self._id_locks[hash(model_id) % _STRIPES]
@@ -227,6 +231,7 @@ class StreamManager:
             with self._lock:
                 if self._live.get(model_id) is detector:
                     del self._live[model_id]
+            self._saved.pop(model_id, None)
             self.evictions += 1
             return True
 
@@ -234,6 +239,7 @@ class StreamManager:
         blob = checkpoint.encode(self._codec, model_id, config, state)
         with storage_errors(f"writing stream checkpoint {model_id}"):
             self.storage.put(checkpoint.checkpoint_key(model_id), blob)
+        self.checkpoints += 1
 
     def evict_idle(self, now: float | None = None) -> int:
         """Evicts detectors idle for longer than ``idle_timeout_s``; returns how many."""
@@ -246,14 +252,30 @@ class StreamManager:
 
     def checkpoint_all(self) -> int:
         """Writes a checkpoint of every live detector (shutdown); they stay usable."""
+        return self._checkpoint_live(only_changed=False)
+
+    def checkpoint_changed(self) -> int:
+        """Writes a checkpoint of every live detector that changed since its last one."""
+        return self._checkpoint_live(only_changed=True)
+
+    def _checkpoint_live(self, only_changed: bool) -> int:
         with self._lock:
             items = list(self._live.items())
         written = 0
         for model_id, detector in items:
+            if only_changed and self._saved.get(model_id) == detector.revision:
+                continue
             with self._id_lock(model_id):
+                with self._lock:
+                    if self._live.get(model_id) is not detector:
+                        continue  # evicted (and checkpointed) or deleted meanwhile
                 try:
+                    revision = detector.revision  # read before the state: a later point re-dirties it
                     self._write(model_id, detector.config, detector.checkpoint_state())
+                    self._saved[model_id] = revision
                     written += 1
+                except DetectorClosed:
+                    continue
                 except Exception:
                     log.exception("stream checkpoint failed", stream=model_id)
         return written
@@ -335,6 +357,7 @@ class StreamManager:
         with self._id_lock(model_id):
             with self._lock:
                 detector = self._live.pop(model_id, None)
+            self._saved.pop(model_id, None)
             if detector is not None:
                 detector.close()
             with storage_errors(f"deleting stream checkpoint {model_id}"):
@@ -351,7 +374,7 @@ class StreamManager:
         return {
             "live_detectors": len(self._live), "max_detectors": self.max_detectors,
             "idle_timeout_s": self.idle_timeout_s, "evictions": self.evictions,
-            "restores": self.restores,
+            "restores": self.restores, "checkpoints_written": self.checkpoints,
             "retrains": {
                 "mode": getattr(executor, "mode", type(executor).__name__),
                 "workers": getattr(executor, "workers", None),
