@@ -20,7 +20,7 @@ from anomd.server.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
-from anomd.server.state import AppState
+from anomd.server.state import AppStateDep
 from anomd.service import AnomalyService
 
 
@@ -54,7 +54,7 @@ class BatchController(Controller):
 
     @post("/fit", operation_class=json_body(FitRequest), status_code=200,
           summary="Fit a detector and persist it")
-    async def fit(self, request: Request, app_state: AppState) -> FitResponse:
+    async def fit(self, request: Request, app_state: AppStateDep) -> FitResponse:
         req, warnings, unknown = await decode_body(request, FitRequest)
         service = app_state.service
         params = _fit_params(service, req, unknown, warnings)
@@ -67,7 +67,7 @@ class BatchController(Controller):
 
     @post("/score", operation_class=json_body(ScoreRequest), status_code=200,
           summary="Score rows with a fitted model")
-    async def score(self, request: Request, app_state: AppState) -> ScoreResponse:
+    async def score(self, request: Request, app_state: AppStateDep) -> ScoreResponse:
         req, warnings, _ = await decode_body(request, ScoreRequest)
         service = app_state.service
 
@@ -85,7 +85,7 @@ class BatchController(Controller):
 
     @post("/detect", operation_class=json_body(DetectRequest), status_code=200,
           summary="Fit on the rows and return the anomalous ones (nothing stored)")
-    async def detect(self, request: Request, app_state: AppState) -> DetectResponse:
+    async def detect(self, request: Request, app_state: AppStateDep) -> DetectResponse:
         req, warnings, unknown = await decode_body(request, DetectRequest)
         service = app_state.service
         params = _fit_params(service, req, unknown, warnings)
@@ -101,7 +101,7 @@ class BatchController(Controller):
 
     @post("/load", operation_class=json_body(LoadRequest), status_code=200,
           summary="Warm a stored model into memory")
-    async def load(self, request: Request, app_state: AppState) -> LoadResponse:
+    async def load(self, request: Request, app_state: AppStateDep) -> LoadResponse:
         req, _, _ = await decode_body(request, LoadRequest)
         model, filename = await app_state.workers.run(app_state.service.load, req.model, req.backend)
         return LoadResponse(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from litestar.di import NamedDependency
+
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
 from anomd.streaming.manager import StreamManager
@@ -18,3 +20,7 @@ class AppState:
     warmed_up: bool = False
     #: Live streaming detectors (set by ``create_app``).
     streams: StreamManager | None = None
+
+
+#: How handlers declare the ``app_state`` dependency (explicitly named, as Litestar 3 requires).
+AppStateDep = NamedDependency[AppState]

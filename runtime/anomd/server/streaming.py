@@ -26,7 +26,7 @@ from anomd.errors import InvalidInput, TooLarge
 from anomd.names import check_name
 from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body
-from anomd.server.state import AppState
+from anomd.server.state import AppState, AppStateDep
 from anomd.server.stream_schemas import (
     ResetResponse,
     StreamDeleteResponse,
@@ -127,7 +127,7 @@ class StreamController(Controller):
 
     @post("/", operation_class=json_body(StreamRequest), status_code=200,
           summary="Score points on a streaming detector (created on first use)")
-    async def process(self, request: Request, app_state: AppState) -> StreamResponse:
+    async def process(self, request: Request, app_state: AppStateDep) -> StreamResponse:
         req, warnings, _ = await decode_body(request, StreamRequest)
         model_id = _request_id(req)
         request.scope.setdefault("state", {})["anomd_model"] = model_id  # for the access log
@@ -159,21 +159,21 @@ class StreamController(Controller):
         return await app_state.workers.run(work)
 
     @get("/detectors", summary="Every streaming detector: live ones and checkpointed ones")
-    async def list_detectors(self, app_state: AppState) -> StreamListResponse:
+    async def list_detectors(self, app_state: AppStateDep) -> StreamListResponse:
         rows = await app_state.workers.run(app_state.streams.list)
         return StreamListResponse(data=rows, total=len(rows), streaming=app_state.streams.describe())
 
     @get("/{model_id:str}", summary="Stats of one streaming detector")
-    async def detector_stats(self, model_id: FromPath[str], app_state: AppState) -> dict:
+    async def detector_stats(self, model_id: FromPath[str], app_state: AppStateDep) -> dict:
         return await app_state.workers.run(app_state.streams.stats, stream_id(model_id))
 
     @post("/{model_id:str}/reset", status_code=200, summary="Reset a detector to cold start")
-    async def reset(self, model_id: FromPath[str], app_state: AppState) -> ResetResponse:
+    async def reset(self, model_id: FromPath[str], app_state: AppStateDep) -> ResetResponse:
         await app_state.workers.run(app_state.streams.reset, stream_id(model_id))
         return ResetResponse(model=model_id)
 
     @delete("/{model_id:str}", status_code=200, summary="Delete a detector and its checkpoint")
-    async def delete_detector(self, model_id: FromPath[str], app_state: AppState) -> StreamDeleteResponse:
+    async def delete_detector(self, model_id: FromPath[str], app_state: AppStateDep) -> StreamDeleteResponse:
         await app_state.workers.run(app_state.streams.delete, stream_id(model_id))
         return StreamDeleteResponse(model=model_id)
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 from litestar import Controller, get
 
 from anomd.server.schemas import ListResponse
-from anomd.server.state import AppState
+from anomd.server.state import AppState, AppStateDep
 from anomd.versions import anomd_version
 
 
@@ -29,16 +29,16 @@ class SystemController(Controller):
     tags: ClassVar[list[str]] = ["system"]
 
     @get(["/health", "/v1/ml/anomaly/health"], summary="Liveness and what this server runs on")
-    async def health(self, app_state: AppState) -> dict:
+    async def health(self, app_state: AppStateDep) -> dict:
         return health_body(app_state)
 
     @get("/v1/ml/anomaly/backends", summary="Registered detectors, their parameters and availability")
-    async def backends(self, app_state: AppState) -> ListResponse:
+    async def backends(self, app_state: AppStateDep) -> ListResponse:
         rows = app_state.service.backends()
         return ListResponse(data=rows, total=len(rows))
 
     @get("/v1/plugins", summary="What loaded, from which distribution, and what failed")
-    async def plugins(self, app_state: AppState) -> ListResponse:
+    async def plugins(self, app_state: AppStateDep) -> ListResponse:
         rows = [
             {"name": r.name, "module": r.module, "distribution": r.distribution, "version": r.version,
              "status": r.status, "error": r.error, "provides": r.provides}
