@@ -8,13 +8,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-
+from anomd_s3.testing import LocalS3, local_s3
 from helpers import REQUIRE_ALL_BACKENDS  # noqa: F401 - re-exported for tests
 from storage_backends import StorageBackend, StoreUnderTest, selected_backends
 
 from anomd.testing import ServerProcess, start_server
 from anomd_builtins.storage.filesystem import FilesystemStorage
-from anomd_s3.testing import LocalS3, local_s3
 
 
 @pytest.fixture(scope="session")

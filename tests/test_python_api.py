@@ -41,7 +41,7 @@ def test_service_round_trip(service, planted) -> None:
                           params={"n_estimators": 50}, description="from python")
     assert outcome.model.info.params["n_estimators"] == 50
     assert outcome.saved_path.endswith("py_isolation_forest.joblib")
-    model, scores = service.score(X, model="py", backend="isolation_forest")
+    _, scores = service.score(X, model="py", backend="isolation_forest")
     assert scores.is_anomaly[mask].all()
     listed = service.list_models()
     assert [m["filename"] for m in listed] == ["py_isolation_forest.joblib"]

@@ -23,7 +23,7 @@ from anomd.testing import running_server
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 CURL = Path(__file__).resolve().parent / "readme_curl.py"
-BLOCK = re.compile(r"```bash\n(?P<command>.*?)```\n(?:```json\n(?P<reply>.*?)```)?", re.S)
+BLOCK = re.compile(r"```bash\n(?P<command>.*?)```\n(?:```json\n(?P<reply>.*?)```)?", re.DOTALL)
 #: Fields whose value depends on where and when the README was run (the artifact records the
 #: folder it was written to, so its size follows the path's length).
 VARYING = {"saved_path", "created", "training_time_ms", "size_bytes"}

@@ -58,7 +58,7 @@ class S3Storage(Storage):
                 client_options=setup.client_options,
                 retry_config=setup.retry_config,
             )
-        except Exception as exc:  # obstore's config errors are not ValueErrors
+        except Exception as exc:  # noqa: BLE001 - obstore's config errors are not ValueErrors
             raise ValueError(f"invalid S3 configuration: {str(exc).splitlines()[0]}") from None
 
     # -- error handling ---------------------------------------------------------------------
@@ -78,7 +78,7 @@ class S3Storage(Storage):
             if is_missing_bucket(exc):
                 raise self._fail(exc) from None
             return None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
             raise self._fail(exc) from None
         return ObjectInfo(key=key, size=result.meta["size"], version=_version(result.meta))
 
@@ -87,7 +87,7 @@ class S3Storage(Storage):
     def put(self, key: str, data: bytes) -> ObjectInfo:
         try:
             result = self._obs.put(self._store, key, data)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
             raise self._fail(exc) from None
         meta = {"e_tag": result.get("e_tag"), "version": result.get("version")}
         if not meta["e_tag"]:
@@ -101,7 +101,7 @@ class S3Storage(Storage):
             if is_missing_bucket(exc):
                 raise self._fail(exc) from None
             raise KeyError(key) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
             raise self._fail(exc) from None
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
@@ -118,7 +118,7 @@ class S3Storage(Storage):
             if is_missing_bucket(exc):
                 raise self._fail(exc) from None
             raise KeyError(key) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
             # S3 answers 416 for a range starting at or after the end (or any range of an
             # empty object); HEAD tells that case from a real failure without parsing messages.
             info = self.head(key)
@@ -133,7 +133,7 @@ class S3Storage(Storage):
             meta = self._obs.head(self._store, key)
         except FileNotFoundError:
             return self._confirm_missing(key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
             raise self._fail(exc) from None
         return ObjectInfo(key=key, size=meta["size"], version=_version(meta))
 
@@ -145,7 +145,7 @@ class S3Storage(Storage):
             self._obs.delete(self._store, key)
         except FileNotFoundError:
             return False
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
             raise self._fail(exc) from None
         return True
 
@@ -160,7 +160,7 @@ class S3Storage(Storage):
                         yield ObjectInfo(
                             key=meta["path"], size=meta["size"], version=_version(meta)
                         )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
             raise self._fail(exc) from None
 
     def location(self, key: str) -> str:
