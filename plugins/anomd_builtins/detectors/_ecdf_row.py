@@ -4,7 +4,7 @@ A stream scores each point on its own. The vectorised path (``ECDFSketch.counts`
 friends) runs a few dozen numpy operations per call, each costing a microsecond or more
 whatever the array size, so one row of three features cost about 80 µs of which almost none
 was arithmetic. Here each column is a binary search over a memoryview of its knots
-(``bisect`` on a buffer, no copy) and a handful of float operations: about a microsecond per
+(``bisect`` on a strided buffer, no copy) and a handful of float operations: about a microsecond per
 feature.
 
 The formulas and the order of operations are those of ``ECDFSketch.counts``,
@@ -36,7 +36,8 @@ class ECDFRowScorer:
     """Per-column views of a fitted sketch and its skewness moments, for one-row scoring.
 
     Built from the fitted state on first use and never pickled (memoryviews do not pickle,
-    and everything here is derived).
+    and everything here is derived). The views share the sketch's memory, so a detector that
+    scores single points costs no more memory than one that does not.
 
     Args:
         sketch: The fitted ECDF sketch.
@@ -57,9 +58,9 @@ class ECDFRowScorer:
         for j in range(sketch.starts.size - 1):
             lo, hi = int(sketch.starts[j]), int(sketch.starts[j + 1])
             self.columns.append((
-                memoryview(np.ascontiguousarray(values[lo:hi])),
-                memoryview(np.ascontiguousarray(sketch.below[lo:hi])),
-                memoryview(np.ascontiguousarray(sketch.at_or_below[lo:hi])),
+                memoryview(values[lo:hi]),  # strided views of the sketch: nothing is copied
+                memoryview(sketch.below[lo:hi]),
+                memoryview(sketch.at_or_below[lo:hi]),
                 hi - lo - 1,
                 float(skew.mean[j]),
                 float(skew.m2[j]),
