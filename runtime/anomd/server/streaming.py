@@ -192,26 +192,16 @@ def stream_lifespan(state: AppState) -> Callable[[Litestar], AbstractAsyncContex
         manager = state.streams
         pool = manager.executor
 
-        async def sweep() -> None:
-            interval = max(1.0, min(60.0, settings.stream_idle_timeout_s / 4))
+        async def every(seconds: float, job: Callable[[], int], done: str, failed: str) -> None:
+            """Runs ``job`` on a worker thread every ``seconds``; logs what it did or why not."""
             while True:
-                await anyio.sleep(interval)
+                await anyio.sleep(seconds)
                 try:
-                    evicted = await state.workers.run(manager.evict_idle)
-                    if evicted:
-                        log.info("idle stream detectors evicted", count=evicted)
+                    count = await state.workers.run(job)
+                    if count:
+                        log.info(done, count=count)
                 except Exception:
-                    log.exception("idle eviction sweep failed")
-
-        async def save_changed() -> None:
-            while True:
-                await anyio.sleep(settings.stream_checkpoint_interval_s)
-                try:
-                    written = await state.workers.run(manager.checkpoint_changed)
-                    if written:
-                        log.debug("changed stream detectors checkpointed", count=written)
-                except Exception:
-                    log.exception("periodic stream checkpoint failed")
+                    log.exception(failed)
 
         async def warm() -> None:
             try:
@@ -221,9 +211,15 @@ def stream_lifespan(state: AppState) -> Callable[[Litestar], AbstractAsyncContex
 
         async with anyio.create_task_group() as tasks:
             if settings.stream_idle_timeout_s > 0:
-                tasks.start_soon(sweep)
+                tasks.start_soon(
+                    every, max(1.0, min(60.0, settings.stream_idle_timeout_s / 4)), manager.evict_idle,
+                    "idle stream detectors evicted", "idle eviction sweep failed",
+                )
             if settings.stream_checkpoint_interval_s > 0:
-                tasks.start_soon(save_changed)
+                tasks.start_soon(
+                    every, settings.stream_checkpoint_interval_s, manager.checkpoint_changed,
+                    "changed stream detectors checkpointed", "periodic stream checkpoint failed",
+                )
             if settings.warm_up and isinstance(pool, RetrainPool):
                 tasks.start_soon(warm)
             try:
