@@ -54,13 +54,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from anomd.logging import capture_warnings, stdlib_logging_config
+
     settings = settings_from(args, host=args.host, port=args.port)
+    log_config = stdlib_logging_config(settings.log_level, settings.log_format)
     if args.workers == 1:
         from anomd.server.app import create_app
 
+        capture_warnings()
         app = create_app(settings)
         uvicorn.run(
-            app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+            log_config=log_config,
         )
         return 0
     _check_runtime(settings)
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level="warning",
         access_log=False,
+        log_config=log_config,
     )
     return 0
 

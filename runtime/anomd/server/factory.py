@@ -15,10 +15,16 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from anomd.logging import capture_warnings
 from anomd.server.app import create_app
 from anomd.settings import load_settings
 
 
 def app_from_env() -> Litestar:
-    """Builds the app from ``$ANOMD_CONFIG`` and the ``ANOMD_*`` environment variables."""
+    """Builds the app from ``$ANOMD_CONFIG`` and the ``ANOMD_*`` environment variables.
+
+    This runs in a server's worker process, which is anomd's own: Python warnings are routed
+    into the structured log here (uvicorn applies the rest of the logging config).
+    """
+    capture_warnings()
     return create_app(load_settings())
