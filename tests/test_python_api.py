@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,25 @@ def test_detect_on_dict_rows(planted) -> None:
 def test_detect_rejects_nan() -> None:
     with pytest.raises(InvalidInput, match="not finite"):
         anomd.detect(np.array([[1.0], [np.nan], [2.0]]))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1.0, 2.0], [3.0, float("inf")], [1.0, 1.0]], "row 1, column 1: value is not finite"),
+        ([[1.0, 2.0], [10**400, 1.0], [1.0, 1.0]], "row 1, column 0: the integer is too large"),
+        ([{"a": 1.0}, {"a": 10**400}, {"a": 2.0}], "row 1, column 'a': the integer is too large"),
+        ([[1.0, 2.0], [3.0], [1.0, 1.0]], "ragged rows: row 0 has 2 values, row 1 has 1"),
+        ([[1.0, 2.0], [3.0, "x"], [1.0, 1.0]], "row 1, column 1: expected a number, got 'x'"),
+        ([[1.0, 2.0], {"a": 1.0}, [1.0, 1.0]], "row 1 is an object"),
+        ([1.0, 2.0, 3.0], "row 0 is not a list of numbers"),
+    ],
+)
+def test_python_rows_get_the_servers_clear_errors(rows, message) -> None:
+    """The Python API has no JSON decoder in front of it: odd Python values must still end in
+    InvalidInput naming the cell, never in a numpy or overflow exception."""
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        anomd.detect(rows)
 
 
 def test_service_round_trip(service, planted) -> None:

@@ -116,10 +116,7 @@ def _number(value: Any, column: str, row: int, kind: str) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, (int, float)):
-        number = float(value)
-        if not math.isfinite(number):
-            raise InvalidInput(f"row {row}, column {column!r}: value is not finite ({value})")
-        return number
+        return _finite(value, f"row {row}, column {column!r}")
     raise InvalidInput(f"row {row}, column {column!r}: expected a {kind} value, got {value!r}")
 
 
@@ -148,7 +145,7 @@ def numeric_matrix(rows: Sequence[Sequence[float]], width: int | None = None) ->
     """
     try:
         matrix = np.array(rows, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         matrix = None
     if matrix is None or matrix.ndim != 2:
         _diagnose_rows(rows)
@@ -179,6 +176,17 @@ def _diagnose_rows(rows: Sequence[Any]) -> None:
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise InvalidInput(f"row {i}, column {j}: expected a number, got {value!r}")
+            _finite(value, f"row {i}, column {j}")
+
+
+def _finite(value: float, where: str) -> float:
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidInput(f"{where}: the integer is too large for a 64-bit float") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{where}: value is not finite ({value}); NaN and infinities are not accepted")
+    return number
 
 
 def check_finite(matrix: np.ndarray) -> None:
