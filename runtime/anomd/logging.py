@@ -4,9 +4,9 @@ anomd's own events are structlog events. A server process also hears from the st
 library's loggers (uvicorn's errors, libraries) and from Python warnings (PyOD and scipy warn
 about degenerate data during fits); :func:`stdlib_logging_config` renders those with the same
 processors and writes them to standard output like structlog, so a log collector reading
-``log_format = "json"`` gets one JSON object per line and nothing else. It is applied by anomd's own process entry points (``anomd serve`` and the
-``--workers`` factory), never by :func:`configure_logging` alone: an application that embeds the
-app keeps its logging.
+``log_format = "json"`` gets one JSON object per line and nothing else. It is applied by
+anomd's own process entry points (``anomd serve`` and the ``--workers`` factory), never by
+:func:`configure_logging` alone: an application that embeds the app keeps its logging.
 """
 
 from __future__ import annotations
