@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import pickle
 import random
-import re
 import sys
-import traceback
 import types
 import warnings
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -38,6 +36,7 @@ from anomd.artifacts import ArtifactCodec
 from anomd.detectors import Detector, DetectorSpec, Memory, Speed
 from anomd.errors import InvalidInput
 from anomd.model import FittedModel, train
+from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, run_checks
 
 #: Every check, in the order it runs. Names are what ``expected_failures`` accepts.
 CHECKS: tuple[str, ...] = (
@@ -58,7 +57,6 @@ CHECKS: tuple[str, ...] = (
     "min_samples",
 )
 
-_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _UNKNOWN_KEY = "anomd_contract_unknown_key"
 _ARTIFACT_KEY = b"anomd-detector-contract-key-0123456789"
 _ATOMS = (bool, int, float, complex, str, bytes, type(None))
@@ -121,10 +119,6 @@ class ContractReport:
     measurements: dict[str, float] = field(default_factory=dict)
 
 
-class _NotRun(Exception):
-    """A check could not run because something it needs (the first fit) failed."""
-
-
 class _Contract:
     """Holds the data and the fitted detectors the checks share, fitting each only once."""
 
@@ -152,7 +146,7 @@ class _Contract:
         try:
             return self.spec.parse_params(self.raw_params)
         except InvalidInput as exc:
-            raise _NotRun(f"the params given to check_detector do not validate: {exc}") from None
+            raise NotRun(f"the params given to check_detector do not validate: {exc}") from None
 
     def fresh(self) -> Detector:
         return self.spec.build(self.parsed_params(), self.contamination)
@@ -168,12 +162,12 @@ class _Contract:
                         f"fit() returned {type(result).__name__}, not the detector itself"
                     )
                 self._fitted = detector
-            except _NotRun as exc:
+            except NotRun as exc:
                 self._fit_error = str(exc)
             except Exception as exc:  # noqa: BLE001 - reported as a contract failure
-                self._fit_error = _describe(exc)
+                self._fit_error = describe(exc)
         if self._fitted is None:
-            raise _NotRun(f"fitting on the planted data failed: {self._fit_error}")
+            raise NotRun(f"fitting on the planted data failed: {self._fit_error}")
         return self._fitted
 
     def scores(self, X: np.ndarray) -> np.ndarray:
@@ -183,7 +177,7 @@ class _Contract:
 
     def check_metadata(self) -> None:
         spec = self.spec
-        assert isinstance(spec.id, str) and _ID_PATTERN.match(spec.id), (
+        assert isinstance(spec.id, str) and ID_PATTERN.match(spec.id), (
             f"id {spec.id!r} must be lower case letters, digits and '_', starting with a letter "
             "(clients send it as `backend` and it becomes part of model file names)"
         )
@@ -321,7 +315,7 @@ class _Contract:
             pickle.dumps(detector)
         except Exception as exc:  # noqa: BLE001 - typically a cache of memoryviews or locks
             raise AssertionError(
-                f"after score_row() the detector no longer pickles ({_describe(exc)}); "
+                f"after score_row() the detector no longer pickles ({describe(exc)}); "
                 "drop derived caches in __getstate__"
             ) from None
 
@@ -406,7 +400,7 @@ class _Contract:
         try:
             blob, _ = codec.encode(fitted)
         except Exception as exc:  # noqa: BLE001 - the usual cause is an unpicklable attribute
-            raise AssertionError(f"the fitted model cannot be stored: {_describe(exc)}") from None
+            raise AssertionError(f"the fitted model cannot be stored: {describe(exc)}") from None
         loaded = codec.decode(blob, "contract")
         X = self.data.X_test
         original, restored = fitted.score(X), loaded.score(X)
@@ -433,7 +427,7 @@ class _Contract:
         except Exception as exc:  # noqa: BLE001 - anything but success is the finding
             raise AssertionError(
                 f"min_samples(params) is {needed}, but fitting {needed} rows fails with "
-                f"{_describe(exc)}; "
+                f"{describe(exc)}; "
                 "the runtime refuses fewer rows than min_samples with a clear 422, so it must be "
                 "the real minimum for these params"
             ) from None
@@ -498,19 +492,7 @@ def check_detector(
             f"{', '.join(spec.missing_dependencies())}. {spec.install_hint}"
         )
     contract = _Contract(spec, params or {}, planted_data(rng_seed), contamination, min_auc)
-    failures: dict[str, str] = {}
-    for name in CHECKS:
-        check: Callable[[], None] = getattr(contract, f"check_{name}")
-        try:
-            check()
-        except AssertionError as exc:
-            failures[name] = str(exc) or "assertion failed"
-        except _NotRun as exc:
-            failures[name] = f"not run: {exc}"
-        except Exception as exc:  # noqa: BLE001 - a crash is a contract failure with its reason
-            failures[name] = f"raised {_describe(exc)}"
-        else:
-            contract.report.passed.append(name)
+    failures = run_checks(contract, CHECKS, contract.report.passed)
     expected = set(expected_failures)
     problems = {name: msg for name, msg in failures.items() if name not in expected}
     contract.report.expected_failures = {
@@ -602,8 +584,3 @@ def _ranks(scores: np.ndarray, mask: np.ndarray) -> list[int]:
 def _fmt(values: np.ndarray) -> str:
     return "[" + ", ".join(f"{v:.6g}" for v in values) + "]"
 
-
-def _describe(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"

@@ -22,9 +22,7 @@ Every check runs even when an earlier one fails, so one run lists every problem 
 
 from __future__ import annotations
 
-import re
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +31,7 @@ import numpy as np
 import polars as pl
 
 from anomd.errors import InvalidInput
+from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, run_checks
 from anomd.transforms import TransformSpec
 
 #: Every check, in the order it runs.
@@ -49,7 +48,6 @@ CHECKS: tuple[str, ...] = (
 #: hard-codes a column name instead of using ``columns`` is caught.
 COLUMNS: tuple[str, ...] = ("temp", "pressure", "flow_rate")
 
-_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _UNKNOWN_KEY = "anomd_contract_unknown_key"
 # Row-by-row agreement tolerances: the kernel may sum in another order than Polars does.
 _RTOL = 1e-9
@@ -71,10 +69,6 @@ class TransformReport:
     passed: list[str] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
     lookback: int | None = None
-
-
-class _NotRun(Exception):
-    """A check could not run because something it needs (parsed options, features) failed."""
 
 
 def probe_series(seed: int = 0, rows: int = 64) -> np.ndarray:
@@ -109,9 +103,9 @@ class _Contract:
             try:
                 self._options = self.spec.parse_options(self.raw_options)
             except Exception as exc:  # noqa: BLE001 - reported by the options check
-                self._options_error = _describe(exc)
+                self._options_error = describe(exc)
         if self._options is None:
-            raise _NotRun(f"the options {self.raw_options!r} do not parse: {self._options_error}")
+            raise NotRun(f"the options {self.raw_options!r} do not parse: {self._options_error}")
         return self._options
 
     def features(self, rows: np.ndarray) -> pl.DataFrame:
@@ -128,18 +122,18 @@ class _Contract:
         if self._reference is None and self._reference_error is None:
             try:
                 self._reference = self.matrix(self.X)
-            except _NotRun:
+            except NotRun:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported by the expressions check
-                self._reference_error = _describe(exc)
+                self._reference_error = describe(exc)
         if self._reference is None:
-            raise _NotRun(f"the expressions cannot be evaluated: {self._reference_error}")
+            raise NotRun(f"the expressions cannot be evaluated: {self._reference_error}")
         return self._reference
 
     def lookback(self) -> int:
         value = self.spec.lookback(self.options())
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise _NotRun(f"lookback returned {value!r}; it must be an int >= 1")
+            raise NotRun(f"lookback returned {value!r}; it must be an int >= 1")
         return int(value)
 
     # -- checks ---------------------------------------------------------------------------
@@ -147,7 +141,7 @@ class _Contract:
     def check_metadata(self) -> None:
         spec = self.spec
         problems = []
-        if not isinstance(spec.id, str) or not _ID_PATTERN.match(spec.id):
+        if not isinstance(spec.id, str) or not ID_PATTERN.match(spec.id):
             problems.append(f"id {spec.id!r} must be lower-case letters, digits and '_'")
         if not isinstance(spec.description, str) or not spec.description.strip():
             problems.append("description is empty; GET /v1/plugins and the docs show it")
@@ -296,19 +290,7 @@ def check_transform(
     if not isinstance(spec, TransformSpec):
         raise TypeError(f"check_transform expects a TransformSpec, got {type(spec).__name__}")
     contract = _Contract(spec, options, seed)
-    failures: dict[str, str] = {}
-    for name in CHECKS:
-        check: Callable[[], None] = getattr(contract, f"check_{name}")
-        try:
-            check()
-        except AssertionError as exc:
-            failures[name] = str(exc) or "assertion failed"
-        except _NotRun as exc:
-            failures[name] = f"not run: {exc}"
-        except Exception as exc:  # noqa: BLE001 - a crash is a contract failure with its reason
-            failures[name] = f"raised {_describe(exc)}"
-        else:
-            contract.report.passed.append(name)
+    failures = run_checks(contract, CHECKS, contract.report.passed)
     if failures:
         lines = "\n".join(f"  - {name}: {msg}" for name, msg in failures.items())
         raise AssertionError(
@@ -321,8 +303,3 @@ def check_transform(
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=_RTOL, atol=_ATOL, equal_nan=True))
 
-
-def _describe(exc: BaseException) -> str:
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
