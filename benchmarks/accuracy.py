@@ -40,6 +40,7 @@ from benchmarks.common import (
     print_table,
     raw_pyod_estimator,
     read_json,
+    report_saved,
     seed_like_plugin,
     write_json,
 )
@@ -325,12 +326,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if args.report_only:
-        saved = read_json(RESULT_NAME)
-        if saved is None:
-            print("no saved accuracy results; run without --report-only first")
-            return 1
-        report(saved)
-        return 0
+        return report_saved(RESULT_NAME, report, "accuracy")
     datasets = args.datasets.split(",") if args.datasets else list(QUICK_DATASETS if args.quick else odds.DATASETS)
     backends = args.backends.split(",") if args.backends else list(BACKENDS)
     trials = args.trials or (3 if args.quick else 10)

@@ -266,6 +266,16 @@ def read_json(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def report_saved(name: str, report: Callable[[dict[str, Any]], Any], what: str) -> int:
+    """``--report-only``: prints the tables of a saved result; exit code 1 if there is none."""
+    saved = read_json(name)
+    if saved is None:
+        print(f"no saved {what} results; run without --report-only first")
+        return 1
+    report(saved)
+    return 0
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()

@@ -38,7 +38,7 @@ from benchmarks.common import (
     machine_info,
     plugin_host,
     print_table,
-    read_json,
+    report_saved,
     synthetic_matrix,
     write_json,
 )
@@ -154,12 +154,7 @@ def main(argv: Sequence[str]) -> int:
 
     args = parse_args(argv)
     if args.report_only:
-        saved = read_json(RESULT_NAME)
-        if saved is None:
-            print("no saved overhead results; run without --report-only first")
-            return 1
-        report(saved)
-        return 0
+        return report_saved(RESULT_NAME, report, "overhead")
     repeat = 5 if args.quick else args.repeat
     machine = machine_info()
     data_dir = tempfile.mkdtemp(prefix="anomd-bench-overhead-")

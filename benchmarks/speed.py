@@ -52,6 +52,7 @@ from benchmarks.common import (
     print_table,
     ratio,
     raw_pyod_estimator,
+    report_saved,
     seed_like_plugin,
     synthetic_matrix,
     timed,
@@ -302,16 +303,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str]) -> int:
-    from benchmarks.common import read_json
 
     args = parse_args(argv)
     if args.report_only:
-        saved = read_json(args.name)
-        if saved is None:
-            print("no saved speed results; run without --report-only first")
-            return 1
-        report(saved)
-        return 0
+        return report_saved(args.name, report, "speed")
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     backends = args.backends.split(",") if args.backends else list(BACKENDS)
     machine = machine_info()
