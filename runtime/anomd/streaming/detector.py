@@ -345,12 +345,8 @@ class StreamingAnomalyDetector:
         window = self._window
         window.append(row)  # type: ignore[union-attr]
         self._total += 1
-        pending = self._pending
-        if pending is not None:
-            if pending.done():
-                self._land()
-            else:
-                self._share_gil()
+        if self._pending is not None:
+            self._poll_retrain()
         model = self._model
         if model is None:
             model = self._cold_start()
@@ -437,6 +433,13 @@ class StreamingAnomalyDetector:
         self._pending_epoch = self._epoch
         self._retrains_started += 1
 
+    def _poll_retrain(self) -> None:
+        """Lands the retrain in flight if it is done; otherwise lets its thread run a while."""
+        if self._pending.done():  # type: ignore[union-attr]
+            self._land()
+        else:
+            self._share_gil()
+
     def _share_gil(self) -> None:
         """Lets a retrain thread run if the scoring path has held the GIL for a while."""
         now = time.perf_counter()
@@ -480,10 +483,7 @@ class StreamingAnomalyDetector:
         i = 0
         while i < n:
             if self._pending is not None:
-                if self._pending.done():
-                    self._land()
-                else:
-                    self._share_gil()
+                self._poll_retrain()
             model = self._model
             if model is None:
                 i = self._ingest_cold(X, i, out)
