@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from anomd.artifacts import HEADER_PROBE, ArtifactCodec, Manifest
-from anomd.errors import AnomdError, ArtifactRejected, NotFound, StorageUnavailable
+from anomd.errors import AnomdError, ArtifactRejected, NotFound, StorageUnavailable, TooLarge
 from anomd.model import FittedModel
 from anomd.names import MODELS_PREFIX, SUFFIX, model_key
 from anomd.storage import ObjectInfo, Storage
@@ -53,17 +53,31 @@ class ModelStore:
         storage: Where artifacts live.
         codec: Signs and verifies artifacts.
         cache_size: How many decoded models to keep in memory.
+        max_artifact_bytes: Largest artifact :meth:`save` stores; None for no limit.
     """
 
-    def __init__(self, storage: Storage, codec: ArtifactCodec, cache_size: int = 64) -> None:
+    def __init__(self, storage: Storage, codec: ArtifactCodec, cache_size: int = 64,
+                 max_artifact_bytes: int | None = None) -> None:
         self.storage = storage
         self.codec = codec
         self.cache_size = cache_size
+        self.max_artifact_bytes = max_artifact_bytes
         self._cache: OrderedDict[str, tuple[str, FittedModel]] = OrderedDict()
         self._lock = threading.Lock()
+        #: Lookups answered from memory and lookups that had to read and decode the artifact.
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def save(self, model: FittedModel, filename: str) -> tuple[ObjectInfo, Manifest]:
+        """Stores the model; refuses (before writing anything) an artifact over the limit."""
         blob, manifest = self.codec.encode(model)
+        if self.max_artifact_bytes is not None and len(blob) > self.max_artifact_bytes:
+            raise TooLarge(
+                f"model {filename!r}: its artifact would be {len(blob):,} bytes, over this "
+                f"server's limit of {self.max_artifact_bytes:,} (max_artifact_bytes); nothing "
+                "was stored. Fit on fewer rows, or pick a backend with a smaller model "
+                "(GET /v1/ml/anomaly/backends lists each one's memory use)."
+            )
         with storage_errors(f"saving {filename}"):
             info = self.storage.put(model_key(filename), blob)
         self._remember(filename, info.version, model)
@@ -88,7 +102,9 @@ class ModelStore:
             cached = self._cache.get(filename)
             if cached is not None and cached[0] == info.version:
                 self._cache.move_to_end(filename)
+                self.cache_hits += 1
                 return cached[1]
+            self.cache_misses += 1
         try:
             with storage_errors(f"reading {filename}"):
                 blob = self.storage.get(key)
@@ -149,6 +165,10 @@ class ModelStore:
             deleted = self.storage.delete(model_key(filename))
         self.forget(filename)
         return deleted
+
+    def cached(self) -> int:
+        """How many decoded models are in memory now."""
+        return len(self._cache)
 
     def forget(self, filename: str) -> None:
         with self._lock:

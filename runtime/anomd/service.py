@@ -7,8 +7,7 @@ CPU-bound calls on worker threads.
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +18,10 @@ from anomd.artifacts import ArtifactCodec
 from anomd.backend_catalog import backend_rows, params_for, resolve_backend
 from anomd.detectors import DetectorSpec
 from anomd.encoding import Row
-from anomd.errors import Conflict, InvalidInput, NotFound, TooLarge
+from anomd.errors import AnomdError, Conflict, InvalidInput, NotFound, TooLarge
+from anomd.metrics import ServiceMetrics
 from anomd.model import FittedModel, Scores, train
+from anomd.model_locks import ModelLocks
 from anomd.model_store import ModelStore
 from anomd.names import check_filename, check_name, model_filename
 from anomd.plugins import PluginHost
@@ -64,8 +65,12 @@ class AnomalyService:
             self.settings.storage_uri(), self.settings.storage_options, self.plugins.storage
         )
         codec = ArtifactCodec(artifact_key(self.settings.secret_key, self.settings.data_dir))
-        self.models = ModelStore(self.storage, codec, self.settings.model_cache_size)
-        self._fit_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self.models = ModelStore(
+            self.storage, codec, self.settings.model_cache_size, self.settings.max_artifact_bytes
+        )
+        #: Serialises the writes (save, delete) to one model; reads need no lock (see ModelLocks).
+        self.locks = ModelLocks()
+        self.metrics = ServiceMetrics()
 
     # -- backends ---------------------------------------------------------------------------
 
@@ -80,10 +85,25 @@ class AnomalyService:
         return params_for(self.settings, backend, params)
 
     def check_rows(self, data: Sequence[Row] | np.ndarray) -> None:
+        """Refuses empty data and data over the configured row and column limits."""
         if data is None or len(data) == 0:
             raise InvalidInput("data is empty; send at least one row")
         if len(data) > self.settings.max_rows:
             raise TooLarge(f"{len(data)} rows is over this server's limit of {self.settings.max_rows}")
+        first = data[0]
+        width = first.shape[-1] if isinstance(first, np.ndarray) and first.ndim else (
+            len(first) if isinstance(first, (Sequence, Mapping)) else 1)
+        if width > self.settings.max_columns:
+            raise TooLarge(f"rows of {width} columns are over this server's limit of "
+                           f"{self.settings.max_columns} columns")
+
+    def check_new_name(self, model: str) -> str:
+        """A new model's name: valid, and within the operator's (possibly lower) length limit."""
+        check_name(model)
+        if len(model) > self.settings.max_name_length:
+            raise InvalidInput(f"model name {model!r} is {len(model)} characters; this server "
+                               f"allows at most {self.settings.max_name_length}")
+        return model
 
     # -- batch ------------------------------------------------------------------------------
 
@@ -102,20 +122,29 @@ class AnomalyService:
     ) -> FitOutcome:
         """Fits a detector and persists it at once as ``<model>_<backend>.joblib``."""
         spec = self.detector(backend)
-        filename = model_filename(model, spec.id)
+        filename = model_filename(self.check_new_name(model), spec.id)
         self.check_rows(data)
         if not overwrite and self.models.exists(filename):
             raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
-        fitted = train(
-            spec, data, name=model, contamination=contamination, normalization=normalization,
-            params=self._params(spec.id, params), schema=schema, description=description,
-            plugin=self.plugins.detectors.entry(spec.id).plugin,  # type: ignore[union-attr]
-        )
-        # One writer per model at a time keeps "last fit wins" well defined.
-        with self._fit_locks[filename]:
-            if not overwrite and self.models.exists(filename):
-                raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
-            _, manifest = self.models.save(fitted, filename)
+        started = time.perf_counter()
+        try:
+            fitted = train(
+                spec, data, name=model, contamination=contamination, normalization=normalization,
+                params=self._params(spec.id, params), schema=schema, description=description,
+                plugin=self.plugins.detectors.entry(spec.id).plugin,  # type: ignore[union-attr]
+            )
+            # Training runs unlocked (fits of one model may overlap); the write is serialised
+            # with other saves and deletes of the model, so "last write wins" is well defined.
+            with self.locks.writing(filename):
+                if not overwrite and self.models.exists(filename):
+                    raise Conflict(
+                        f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
+                _, manifest = self.models.save(fitted, filename)
+        except AnomdError:
+            self.metrics.fit_failures.inc(spec.id)
+            raise
+        self.metrics.fits.inc(spec.id)
+        self.metrics.fit_seconds.observe(time.perf_counter() - started, spec.id)
         return FitOutcome(fitted, filename, self.models.location(filename), manifest.content_hash)
 
     def get_model(self, model: str = "default", backend: str | None = None) -> tuple[FittedModel, str]:
@@ -142,7 +171,9 @@ class AnomalyService:
         """Scores rows with a stored model (no prior load needed)."""
         self.check_rows(data)
         fitted, _ = self.get_model(model, backend)
-        return fitted, fitted.score(data, threshold=threshold, normalization=normalization)
+        scores = fitted.score(data, threshold=threshold, normalization=normalization)
+        self.metrics.scored_rows.inc(fitted.info.backend, by=len(data))
+        return fitted, scores
 
     def detect(
         self,
@@ -162,7 +193,9 @@ class AnomalyService:
             spec, data, name="detect", contamination=contamination, normalization=normalization,
             params=self._params(spec.id, params), schema=schema,
         )
-        return fitted, fitted.score(data, threshold=threshold)
+        scores = fitted.score(data, threshold=threshold)
+        self.metrics.detected_rows.inc(spec.id, by=len(data))
+        return fitted, scores
 
     # -- model management -------------------------------------------------------------------
 
@@ -183,8 +216,10 @@ class AnomalyService:
         }
 
     def delete_model(self, filename: str) -> bool:
-        if not self.models.delete(check_filename(filename)):
-            raise NotFound(f"model {filename!r} not found")
+        with self.locks.writing(check_filename(filename)):
+            if not self.models.delete(filename):
+                raise NotFound(f"model {filename!r} not found")
+        self.metrics.deletes.inc()
         return True
 
     def close(self) -> None:

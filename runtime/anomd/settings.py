@@ -49,10 +49,29 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     blocked_plugins: list[str] = msgspec.field(default_factory=list)
     #: Fail start-up when any plugin fails to load (use in CI).
     strict_plugins: bool = False
+    #: API keys allowed everything: fit, load, delete, stream reset and all read routes. Write
+    #: the key itself or ``sha256:`` + the hex SHA-256 of it (so the file need not hold it).
+    #: With no keys at all the API is open, which is refused off loopback (see below).
+    admin_keys: list[str] = msgspec.field(default_factory=list)
+    #: API keys allowed only to read: score, detect, stream points, list and inspect.
+    read_keys: list[str] = msgspec.field(default_factory=list)
+    #: Start on a non-loopback interface with no API keys. Off, such a start is refused:
+    #: anyone who can reach the port could fit, overwrite and delete models.
+    allow_unauthenticated: bool = False
+    #: Browser origins allowed to call the API (CORS), e.g. ``https://dash.example.com``;
+    #: empty (the default) sends no CORS headers, so browsers keep other sites out.
+    cors_origins: list[str] = msgspec.field(default_factory=list)
     #: Largest request body in bytes (413 above it).
     max_body_bytes: Positive = 100 * 1024 * 1024
-    #: Most rows accepted in one batch request.
+    #: Most rows accepted in one batch request (413 above it).
     max_rows: Positive = 1_000_000
+    #: Most columns (features) per row in a batch request (413 above it).
+    max_columns: Positive = 10_000
+    #: Longest name for a new model or stream; the API's own ceiling is 128.
+    max_name_length: Annotated[int, msgspec.Meta(ge=1, le=128)] = 128
+    #: Largest model artifact in bytes; a fit that would store a bigger one is refused (413)
+    #: and the previous version stays.
+    max_artifact_bytes: Positive = 1024 * 1024 * 1024
     #: Decoded models kept in memory.
     model_cache_size: Positive = 64
     #: Threads for fitting and scoring (CPU work never runs on the event loop).
@@ -84,7 +103,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return self.storage or Path(self.data_dir).expanduser().resolve().as_uri()
 
 
-_LIST_FIELDS = {"enabled_backends", "blocked_plugins"}
+_LIST_FIELDS = {"enabled_backends", "blocked_plugins", "admin_keys", "read_keys", "cors_origins"}
 _JSON_FIELDS = {"storage_options", "backend_defaults"}
 
 

@@ -30,6 +30,10 @@ class ObjectInfo:
     version: str
 
 
+#: A key ``Storage.check`` looks up; nothing is ever stored under it.
+READY_PROBE_KEY = "ready-probe"
+
+
 class Storage(abc.ABC):
     """A byte store. Implementations must make ``put`` atomic: a reader sees the old bytes or
     the new bytes, never a mix, and a crash mid-write leaves the old object in place."""
@@ -71,6 +75,15 @@ class Storage(abc.ABC):
     def location(self, key: str) -> str:
         """Where ``key`` lives, for humans (a path or a URI)."""
         return f"{self.scheme}://{key}"
+
+    def check(self) -> None:
+        """Raises if the store cannot be reached (``GET /ready`` calls it).
+
+        The default asks for the metadata of a key that need not exist, which for a remote
+        store is one round trip through the network, the endpoint and the credentials.
+        Backends may override with something more telling.
+        """
+        self.head(READY_PROBE_KEY)
 
     def describe(self) -> dict[str, Any]:
         """What ``/health`` shows about this backend (never secrets)."""

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Print the configuration the server would run with: defaults, overridden by the "
             "TOML file (--config or $ANOMD_CONFIG), overridden by ANOMD_* environment variables. "
-            "Secrets (secret_key and credential-like storage options) are masked. The TOML "
+            "Secrets (secret_key, API keys and credential-like storage options) are masked. The TOML "
             "output is a valid configuration file."
         ),
     )
@@ -50,6 +50,8 @@ def masked(settings: Settings) -> dict[str, Any]:
     values = msgspec.to_builtins(settings)
     if values["secret_key"]:
         values["secret_key"] = MASK
+    for keys in ("admin_keys", "read_keys"):
+        values[keys] = [MASK] * len(values[keys])
     values["storage_options"] = {
         k: (MASK if _SECRET_OPTION.search(k) and v else v)
         for k, v in values["storage_options"].items()

@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from anomd.logging import capture_warnings, stdlib_logging_config
+    from anomd.server.auth import check_exposure
 
     settings = settings_from(args, host=args.host, port=args.port)
+    check_exposure(settings)  # before any process starts, so the refusal is said once, clearly
     log_config = stdlib_logging_config(settings.log_level, settings.log_format)
     if args.workers == 1:
         from anomd.server.app import create_app

@@ -12,15 +12,18 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from anomd.logging import configure_logging
+from anomd.server.auth import KeyTable, api_key_guard, check_exposure
 from anomd.server.batch import BatchController
 from anomd.server.errors import EXCEPTION_HANDLERS
 from anomd.server.models import ModelsController
+from anomd.server.observe import observed
 from anomd.server.openapi_body import request_components
-from anomd.server.request_log import request_logger
+from anomd.server.probes import ProbesController
 from anomd.server.state import AppState
 from anomd.server.streaming import StreamController, build_stream_manager, stream_lifespan
 from anomd.server.system import SystemController
@@ -30,7 +33,9 @@ from anomd.service import AnomalyService
 from anomd.settings import Settings, load_settings
 from anomd.versions import anomd_version
 
-ROUTE_HANDLERS: list = [BatchController, ModelsController, SystemController, StreamController]
+ROUTE_HANDLERS: list = [
+    BatchController, ModelsController, SystemController, ProbesController, StreamController,
+]
 
 
 def create_app(settings: Settings | None = None, service: AnomalyService | None = None) -> Litestar:
@@ -39,8 +44,13 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     Args:
         settings: Configuration; defaults to the TOML file and ``ANOMD_*`` environment.
         service: A ready service (tests and embedding); defaults to one built from ``settings``.
+
+    Raises:
+        ConfigError: A bad setting, including an open API on a non-loopback interface.
     """
     settings = settings or (service.settings if service else load_settings())
+    check_exposure(settings)
+    keys = KeyTable.from_settings(settings)
     configure_logging(settings.log_level, settings.log_format)
     service = service or AnomalyService(settings)
     state = AppState(service=service, workers=Workers(settings.worker_threads))
@@ -65,7 +75,7 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # Exited in reverse order: streams are checkpointed before the service closes storage.
         lifespan=[lifespan, stream_lifespan(state)],
-        middleware=[request_logger],
+        cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         # Logging is structlog's (configure_logging above). Litestar's default config would add a
         # handler to the root logger of whatever process builds the app, bound to the stderr of
         # that moment: an embedding application's (or a test's) logging is not ours to change.
@@ -79,5 +89,8 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     # Litestar builds the OpenAPI document from handler signatures; request bodies are decoded
     # by hand (strictly), so their schemas are added to the generated components here.
     app.openapi_schema.components.schemas.update(request_components())  # type: ignore[union-attr, arg-type]
+    # Outside Litestar's routing, so refused, unrouted and oversized requests are also logged,
+    # counted and given a request id; the key check sits inside that, in front of everything.
+    app.asgi_handler = observed(api_key_guard(app.asgi_handler, keys), state.http)
     return app
 

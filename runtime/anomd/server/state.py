@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from litestar.di import NamedDependency
 
+from anomd.server.observe import HttpMetrics
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
 from anomd.streaming.manager import StreamManager
@@ -18,6 +19,8 @@ class AppState:
     workers: Workers
     started: float = field(default_factory=time.time)
     warmed_up: bool = False
+    #: Request counts and latencies (filled in by the ``observe`` middleware).
+    http: HttpMetrics = field(default_factory=HttpMetrics)
     #: Live streaming detectors (set by ``create_app``).
     streams: StreamManager | None = None
 

@@ -49,6 +49,7 @@ from anomd.streaming.executors import shared_thread_executor
 from anomd.streaming.features import FeaturePlan, TransformStep
 from anomd.streaming.points import PointReader, columns_of
 from anomd.streaming.results import BatchOutcome, DetectorStatus, StreamingResult
+from anomd.streaming.totals import TOTALS
 from anomd.streaming.training import FitJob, LiveModel, fit_window, fit_window_or_error
 from anomd.streaming.window import SlidingWindow
 
@@ -345,6 +346,7 @@ class StreamingAnomalyDetector:
         window = self._window
         window.append(row)  # type: ignore[union-attr]
         self._total += 1
+        TOTALS.points += 1
         if self._pending is not None:
             self._poll_retrain()
         model = self._model
@@ -458,12 +460,14 @@ class StreamingAnomalyDetector:
             outcome = f"retrain failed: {type(exc).__name__}: {exc}"
         if isinstance(outcome, str):
             self._retrains_failed += 1
+            TOTALS.retrain_failures += 1
             self._last_error = outcome
             return
         model = replace(outcome, version=self._version + 1)
         self._model = model  # the atomic swap
         self._version = model.version
         self._retrains_completed += 1
+        TOTALS.retrains += 1
         self._last_error = None
         self._last_fit_ms = model.training_time_ms
 
@@ -495,6 +499,7 @@ class StreamingAnomalyDetector:
             features = chunk if self._plain else self._plan.new_rows(window.tail(self._lookback - 1), chunk)  # type: ignore[union-attr]
             window.extend(chunk)  # type: ignore[union-attr]
             self._total += k
+            TOTALS.points += k
             raw, score, flag = model.score_many(features)
             end = i + k
             out.raw[i:end], out.score[i:end], out.flag[i:end] = raw, score, flag
@@ -522,6 +527,7 @@ class StreamingAnomalyDetector:
         k = min(X.shape[0] - i, need)
         window.extend(X[i : i + k])  # type: ignore[union-attr]
         self._total += k
+        TOTALS.points += k
         steps = np.arange(1, k + 1)
         counts = np.minimum(collected + steps, self._window_size)
         out.collected[i : i + k] = counts
