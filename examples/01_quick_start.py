@@ -12,13 +12,15 @@ import urllib.error
 import urllib.request
 
 API = os.environ.get("ANOMD_URL", "http://127.0.0.1:8000").rstrip("/") + "/v1/ml/anomaly"
+# A key is needed only when the server has API keys configured (docs/security.md).
+HEADERS = {"Content-Type": "application/json"}
+if os.environ.get("ANOMD_API_KEY"):
+    HEADERS["Authorization"] = "Bearer " + os.environ["ANOMD_API_KEY"]
 
 
 def post(route: str, body: dict) -> dict:
     """POSTs JSON to the API and returns the decoded reply (exits with the server's message on error)."""
-    request = urllib.request.Request(
-        API + route, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(API + route, data=json.dumps(body).encode(), headers=HEADERS)
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.load(response)

@@ -22,6 +22,10 @@ import urllib.error
 import urllib.request
 
 BASE = os.environ.get("ANOMD_URL", "http://127.0.0.1:8000").rstrip("/") + "/v1/ml/anomaly"
+# A key is needed only when the server has API keys configured (docs/security.md).
+HEADERS = {"Content-Type": "application/json"}
+if os.environ.get("ANOMD_API_KEY"):
+    HEADERS["Authorization"] = "Bearer " + os.environ["ANOMD_API_KEY"]
 MODEL = "fraud-example"
 BACKENDS = ("ecod", "isolation_forest")
 CONTAMINATION = 0.05
@@ -40,7 +44,7 @@ def call(method: str, route: str, body: dict | None = None) -> dict:
     """One JSON request to the API; exits with the server's explanation if it fails."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        BASE + route, data=data, method=method, headers={"Content-Type": "application/json"}
+        BASE + route, data=data, method=method, headers=HEADERS
     )
     try:
         with urllib.request.urlopen(request, timeout=300) as response:

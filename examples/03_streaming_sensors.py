@@ -32,6 +32,10 @@ import urllib.error
 import urllib.request
 
 API = os.environ.get("ANOMD_URL", "http://127.0.0.1:8000").rstrip("/") + "/v1/ml/anomaly"
+# A key is needed only when the server has API keys configured (docs/security.md).
+HEADERS = {"Content-Type": "application/json"}
+if os.environ.get("ANOMD_API_KEY"):
+    HEADERS["Authorization"] = "Bearer " + os.environ["ANOMD_API_KEY"]
 STREAM = "sensor-demo"
 BATCH = 20  # readings per request, as a gateway would buffer them
 
@@ -40,7 +44,7 @@ def call(method: str, route: str, body: dict | None = None, missing_ok: bool = F
     """Sends a request and returns the decoded reply (exits with the server's message on error)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(API + route, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=HEADERS)
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.load(response)

@@ -24,6 +24,10 @@ import urllib.request
 import numpy as np
 
 BASE = os.environ.get("ANOMD_URL", "http://127.0.0.1:8000").rstrip("/") + "/v1/ml/anomaly"
+# A key is needed only when the server has API keys configured (docs/security.md).
+HEADERS = {"Content-Type": "application/json"}
+if os.environ.get("ANOMD_API_KEY"):
+    HEADERS["Authorization"] = "Bearer " + os.environ["ANOMD_API_KEY"]
 
 #: Keep the slow backends quick on example-sized data (everything else uses its defaults).
 FAST_PARAMS = {
@@ -44,7 +48,7 @@ class RequestFailed(Exception):
 def call(method: str, route: str, body: dict | None = None) -> dict:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        BASE + route, data=data, method=method, headers={"Content-Type": "application/json"}
+        BASE + route, data=data, method=method, headers=HEADERS
     )
     try:
         with urllib.request.urlopen(request, timeout=600) as response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -114,6 +115,22 @@ def test_probes_stay_open_and_keys_never_reach_the_log(guarded, fitted) -> None:
     assert "request refused" in log
     for secret in (ADMIN, READ, HASHED_READ, "not-a-key-at-all-xxxx"):
         assert secret not in log
+
+
+def test_examples_send_the_key_from_the_environment(guarded) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "01_quick_start.py"
+
+    def run(key: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "ANOMD_API_KEY"}
+        env["ANOMD_URL"] = guarded.url
+        if key:
+            env["ANOMD_API_KEY"] = key
+        return subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)
+
+    refused = run(None)
+    assert refused.returncode != 0 and "(401)" in refused.stderr and "API key is required" in refused.stderr
+    assert run(ADMIN).returncode == 0
 
 
 def test_cors_answers_only_configured_origins(guarded, server) -> None:
