@@ -120,3 +120,44 @@ def test_concurrent_points_on_one_stream_are_all_counted(server, api: httpx.Clie
     stats = ok(api.get(f"/stream/{stream}"))
     assert stats["total_processed"] == sum(len(b) for b in bursts)
     assert stats["samples_collected"] == config["window_size"]
+
+
+def test_points_resets_and_deletes_on_one_stream_never_break_it(server, api: httpx.Client) -> None:
+    """Resets and deletes racing with points: every call is answered as documented (200, or 404
+    for a delete of a stream already gone), and the stream ends usable."""
+    stream = f"raced-stream-{time.monotonic_ns()}"
+    config = {"min_samples": 20, "window_size": 60, "retrain_interval": 20}
+    stop_at = time.monotonic() + SECONDS / 2
+    failures: list[str] = []
+    counts = {"points": 0, "reset": 0, "delete": 0}
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        chooser = random.Random(seed)
+        rng = np.random.default_rng(seed)
+        with httpx.Client(base_url=server.api, timeout=120) as own:
+            while time.monotonic() < stop_at:
+                op = chooser.choices(["points", "reset", "delete"], weights=[8, 1, 1])[0]
+                if op == "points":
+                    burst = [{"v": float(x)} for x in rng.normal(size=chooser.randint(1, 40))]
+                    r = own.post("/stream", json={"model": stream, **config, "data": burst})
+                    good = r.status_code == 200 and len(r.json()["results"]) == len(burst)
+                elif op == "reset":
+                    r = own.post(f"/stream/{stream}/reset")
+                    good = r.status_code in (200, 404)
+                else:
+                    r = own.delete(f"/stream/{stream}")
+                    good = r.status_code in (200, 404)
+                with lock:
+                    counts[op] += 1
+                    if not good:
+                        failures.append(f"{op}: {r.status_code} {r.text[:200]}")
+
+    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(client, range(100, 100 + CLIENTS)))
+    assert not failures, failures[:5]
+    assert all(counts.values()), counts
+    burst = [{"v": float(x)} for x in np.random.default_rng(9).normal(size=30)]
+    body = ok(api.post("/stream", json={"model": stream, **config, "data": burst}))
+    stats = ok(api.get(f"/stream/{stream}"))
+    assert stats["samples_collected"] == body["samples_collected"] <= config["window_size"]
