@@ -39,3 +39,10 @@ def problem(response: httpx.Response, status: int) -> str:
 
 def rows(X: np.ndarray) -> list[list[float]]:
     return X.tolist()
+
+
+def send(client: httpx.Client, method: str, path: str, body: bytes | None = None,
+         content_type: str | None = "application/json") -> httpx.Response:
+    """Sends ``body`` byte for byte (no JSON encoding), with ``content_type`` unless None."""
+    headers = {} if content_type is None else {"content-type": content_type}
+    return client.request(method, path, content=body, headers=headers)

@@ -53,7 +53,7 @@ def resolve_backend(host: PluginHost, settings: Settings, backend: str | None) -
         BackendDisabled: The configuration's ``enabled_backends`` leaves it out.
         BackendUnavailable: An optional dependency is missing (the message says what to install).
     """
-    backend = backend or settings.default_backend
+    backend = settings.default_backend if backend is None else backend  # "" is not "default"
     spec = host.detectors.get(backend)
     if spec is None:
         raise NotFound(

@@ -7,6 +7,7 @@ booleans 0/1, so transaction-like records work without client-side preparation.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -116,14 +117,32 @@ def _number(value: Any, column: str, row: int, kind: str) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, (int, float)):
-        return _finite(value, f"row {row}, column {column!r}")
-    raise InvalidInput(f"row {row}, column {column!r}: expected a {kind} value, got {value!r}")
+        return _finite(value, f"row {row}, column {column!r}", data_path(row, column))
+    raise InvalidInput(
+        f"row {row}, column {column!r}: expected a {kind} value, got {value!r} (at {data_path(row, column)})"
+    )
+
+
+def data_path(row: int, column: str | int | None = None) -> str:
+    """Where a cell is in the request, as a JSON path: ``$.data[1][0]``, ``$.data[1].amount``.
+
+    The HTTP API names bad input this way (the JSON decoder's messages do too); Python callers
+    passed the same rows as ``data``.
+    """
+    path = f"$.data[{row}]"
+    if column is None:
+        return path
+    if isinstance(column, int):
+        return f"{path}[{column}]"
+    return f"{path}.{column}" if column.isidentifier() else f"{path}[{json.dumps(column)}]"
 
 
 def _check_same_keys(rows: Sequence[Mapping[str, Any]], expected: set[str], fitted: bool = False) -> None:
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            raise InvalidInput(f"row {i} is not an object; rows must be all lists or all objects")
+            raise InvalidInput(
+                f"row {i} is not an object; rows must be all lists or all objects (at {data_path(i)})"
+            )
         keys = row.keys()
         if keys != expected:
             missing = sorted(expected - set(keys))
@@ -134,7 +153,9 @@ def _check_same_keys(rows: Sequence[Mapping[str, Any]], expected: set[str], fitt
                 parts.append(f"missing {', '.join(map(repr, missing))}")
             if extra:
                 parts.append(f"unexpected {', '.join(map(repr, extra))}")
-            raise InvalidInput(f"row {i}: {'; '.join(parts)} ({where} columns {sorted(expected)})")
+            raise InvalidInput(
+                f"row {i}: {'; '.join(parts)} ({where} columns {sorted(expected)}; at {data_path(i)})"
+            )
 
 
 def numeric_matrix(rows: Sequence[Sequence[float]], width: int | None = None) -> np.ndarray:
@@ -152,9 +173,11 @@ def numeric_matrix(rows: Sequence[Sequence[float]], width: int | None = None) ->
         raise InvalidInput("rows must be lists of numbers, all of the same length")
     n_cols = matrix.shape[1]
     if n_cols == 0:
-        raise InvalidInput("rows must have at least one column")
+        raise InvalidInput(f"rows must have at least one column ({data_path(0)} is empty)")
     if width is not None and n_cols != width:
-        raise InvalidInput(f"wrong width: the model expects {width} values per row, got {n_cols}")
+        raise InvalidInput(
+            f"wrong width: the model expects {width} values per row, got {n_cols} (at {data_path(0)})"
+        )
     check_finite(matrix)
     return matrix
 
@@ -163,29 +186,33 @@ def _diagnose_rows(rows: Sequence[Any]) -> None:
     """Raises the most specific error for list rows numpy could not convert."""
     first = rows[0]
     if not isinstance(first, Sequence) or isinstance(first, (str, bytes)):
-        raise InvalidInput("row 0 is not a list of numbers")
+        raise InvalidInput(f"row 0 is not a list of numbers (at {data_path(0)})")
     n_cols = len(first)
     for i, row in enumerate(rows):
         if isinstance(row, Mapping):
-            raise InvalidInput(f"row {i} is an object; rows must be all lists or all objects")
+            raise InvalidInput(f"row {i} is an object; rows must be all lists or all objects (at {data_path(i)})")
         if not isinstance(row, Sequence) or isinstance(row, (str, bytes)):
-            raise InvalidInput(f"row {i} is not a list of numbers")
+            raise InvalidInput(f"row {i} is not a list of numbers (at {data_path(i)})")
         if len(row) != n_cols:
-            raise InvalidInput(f"ragged rows: row 0 has {n_cols} values, row {i} has {len(row)}")
+            raise InvalidInput(
+                f"ragged rows: row 0 has {n_cols} values, row {i} has {len(row)} (at {data_path(i)})"
+            )
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidInput(f"row {i}, column {j}: expected a number, got {value!r}")
-            _finite(value, f"row {i}, column {j}")
+                raise InvalidInput(f"row {i}, column {j}: expected a number, got {value!r} (at {data_path(i, j)})")
+            _finite(value, f"row {i}, column {j}", data_path(i, j))
 
 
-def _finite(value: float, where: str) -> float:
+def _finite(value: float, where: str, path: str) -> float:
     try:
         number = float(value)
     except OverflowError:
-        raise InvalidInput(f"{where}: the integer is too large for a 64-bit float") from None
+        raise InvalidInput(f"{where}: the integer is too large for a 64-bit float (at {path})") from None
     if not math.isfinite(number):
-        raise InvalidInput(f"{where}: value is not finite ({value}); NaN and infinities are not accepted")
+        raise InvalidInput(
+            f"{where}: value is not finite ({value}); NaN and infinities are not accepted (at {path})"
+        )
     return number
 
 
@@ -195,7 +222,8 @@ def check_finite(matrix: np.ndarray) -> None:
     if bad.any():
         i, j = (int(v) for v in np.argwhere(bad)[0])
         raise InvalidInput(
-            f"row {i}, column {j}: value is not finite ({matrix[i, j]}); NaN and infinities are not accepted"
+            f"row {i}, column {j}: value is not finite ({matrix[i, j]}); NaN and infinities are not "
+            f"accepted (at {data_path(i, j)})"
         )
 
 
@@ -209,7 +237,7 @@ def encode_rows(
         if encoder is None:
             raise InvalidInput(
                 "this model was fitted on list rows; send rows as lists of "
-                f"{input_dim} numbers, not objects"
+                f"{input_dim} numbers, not objects (at {data_path(0)})"
             )
         return encoder.encode(rows)  # type: ignore[arg-type]
     if isinstance(rows, np.ndarray):
@@ -218,6 +246,12 @@ def encode_rows(
             raise InvalidInput(f"wrong shape {matrix.shape}: expected (n, {input_dim})")
         check_finite(matrix)
         return matrix
+    if encoder is not None:
+        # Positions would be matched against one-hot features: dict rows go by name only.
+        raise InvalidInput(
+            "this model was fitted on object rows; send rows as objects keyed by its columns "
+            f"{[c.name for c in encoder.columns]}, not as lists (at {data_path(0)})"
+        )
     return numeric_matrix(rows, input_dim)  # type: ignore[arg-type]
 
 
@@ -230,7 +264,7 @@ def fit_rows(rows: Sequence[Row], schema: Mapping[str, str] | None) -> tuple[np.
     if isinstance(rows[0], Mapping):
         encoder = RowEncoder.infer(rows, schema)  # type: ignore[arg-type]
         if not encoder.columns:
-            raise InvalidInput("rows must have at least one column")
+            raise InvalidInput(f"rows must have at least one column ({data_path(0)} is empty)")
         return encoder.encode(rows), encoder  # type: ignore[arg-type]
     if schema:
         raise InvalidInput("schema applies to object rows only; these rows are lists")

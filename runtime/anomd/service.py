@@ -148,7 +148,7 @@ class AnomalyService:
         return FitOutcome(fitted, filename, self.models.location(filename), manifest.content_hash)
 
     def get_model(self, model: str = "default", backend: str | None = None) -> tuple[FittedModel, str]:
-        backend = backend or self.settings.default_backend
+        backend = self.settings.default_backend if backend is None else backend
         if backend not in self.plugins.detectors:
             self.detector(backend)  # raises the clear unknown-backend error
         filename = model_filename(check_name(model), backend)

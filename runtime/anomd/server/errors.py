@@ -14,7 +14,8 @@ from anomd.server.schemas import Problem
 log = structlog.get_logger("anomd.server")
 
 _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
-           422: "Invalid input", 429: "Too many requests", 503: "Service unavailable"}
+           415: "Unsupported media type", 422: "Invalid input", 429: "Too many requests",
+           503: "Service unavailable"}
 
 
 def problem(status: int, title: str, detail: str) -> Response[Problem]:

@@ -3,7 +3,8 @@
 Points are processed on worker threads (a batch, a cold-start fit or a restore from storage
 can take milliseconds); retrains run in the manager's retrain pool. A bad point anywhere in a
 list rejects the whole request with a 422 naming its index, and nothing of the request is
-processed, so the detector is exactly as it was.
+processed, so the detector is exactly as it was; a first request with a bad point creates no
+detector at all.
 
 The module also provides the streaming part of the app's lifespan: the idle-eviction sweep
 and the checkpoint of every live detector at shutdown.
@@ -40,6 +41,7 @@ from anomd.streaming.config import StreamConfig
 from anomd.streaming.detector import DetectorClosed
 from anomd.streaming.executors import RetrainPool
 from anomd.streaming.manager import StreamManager
+from anomd.streaming.points import PointReader, columns_of
 from anomd.streaming.results import BatchOutcome, StreamingResult
 
 log = structlog.get_logger("anomd.streaming")
@@ -74,6 +76,19 @@ def _request_id(req: StreamRequest) -> str:
         )
     chosen = req.model_id if req.model_id is not UNSET else req.model
     return stream_id(DEFAULT_STREAM if chosen is UNSET else chosen)  # type: ignore[arg-type]
+
+
+def check_points(points: list[Any]) -> None:
+    """Refuses bad points before a detector may be created for them.
+
+    The detector checks its points itself, but only once it exists: a first request with a bad
+    point would leave an empty detector behind, whose configuration every later request must
+    then match (409). Checked here first, a failed request leaves nothing.
+
+    Raises:
+        InvalidInput: Naming the point and the key, as the detector would.
+    """
+    PointReader(columns_of(points[0])).matrix(points)
 
 
 def _response(model_id: str, out: BatchOutcome, warnings: list[str]) -> StreamResponse:
@@ -140,6 +155,8 @@ class StreamController(Controller):
         if sent.get("lag_periods") and not sent.get("include_lags"):
             warnings.append("lag_periods is used only with include_lags=true; no lags were added")
         manager = app_state.streams
+        if manager.live(model_id) is None:
+            check_points(points)
         if len(points) == 1:
             # A plain tick on a live detector: microseconds of work, done right here.
             detector = manager.live(model_id)
