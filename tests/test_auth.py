@@ -117,6 +117,18 @@ def test_probes_stay_open_and_keys_never_reach_the_log(guarded, fitted) -> None:
         assert secret not in log
 
 
+def test_the_openapi_document_states_the_keys(guarded) -> None:
+    document = ok(httpx.get(guarded.url + "/schema/openapi.json", headers={"authorization": f"Bearer {READ}"}))
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "description": document["components"]["securitySchemes"]["apiKey"]["description"]}
+    paths = document["paths"]
+    score, fit = paths["/v1/ml/anomaly/score"]["post"], paths["/v1/ml/anomaly/fit"]["post"]
+    assert score["security"] == [{"apiKey": []}] and "401" in score["responses"] and "403" not in score["responses"]
+    assert fit["security"] == [{"apiKey": []}] and {"401", "403"} <= set(fit["responses"])
+    assert "admin key" in fit["responses"]["403"]["description"]
+    assert "security" not in paths["/health"]["get"] and "401" not in paths["/ready"]["get"]["responses"]
+
+
 def test_examples_send_the_key_from_the_environment(guarded) -> None:
     example = Path(__file__).resolve().parent.parent / "examples" / "01_quick_start.py"
 

@@ -90,7 +90,7 @@ def test_metrics_count_real_work(server, api: httpx.Client, planted) -> None:
 
     grew("anomd_fits_total", 1, backend="hbos")
     grew("anomd_fit_duration_seconds_count", 1, backend="hbos")
-    # TODO-after-B grew("anomd_scored_rows_total", 40, backend="hbos")
+    grew("anomd_scored_rows_total", 40, backend="hbos")
     grew("anomd_detected_rows_total", 50, backend="ecod")
     grew("anomd_http_requests_total", 1, method="POST", route="/v1/ml/anomaly/score", status="200")
     grew("anomd_http_errors_total", 1, method="POST", route="/v1/ml/anomaly/score", status="404")

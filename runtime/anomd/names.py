@@ -11,7 +11,9 @@ import re
 from anomd.errors import InvalidInput
 
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
-_FILENAME = re.compile(r"[A-Za-z0-9._-]{1,256}\.joblib")
+#: At most 255 characters in all, the longest file name common filesystems allow: a longer
+#: name can never be a stored model (and the filesystem would fail on it: a 503, not a 404).
+_FILENAME = re.compile(r"[A-Za-z0-9._-]{1,248}\.joblib")
 MODELS_PREFIX = "models/"
 SUFFIX = ".joblib"
 

@@ -1,8 +1,8 @@
 """``docs/api.md``: the HTTP reference, rendered from the server's own OpenAPI document.
 
 Every route, its summary, its path parameters, the fields of its request and response bodies
-(``$ref``s resolved, nested objects flattened as ``summary.threshold`` or ``data[].score``) and
-a curl example. The document is built from an in-memory app, so generating it needs no server;
+(``$ref``s resolved, nested objects flattened as ``summary.threshold`` or ``data[].score``),
+every other status it can answer with, and a curl example. The document is built from an in-memory app, so generating it needs no server;
 ``tests/test_api_docs.py`` regenerates it and compares it with the committed file.
 """
 
@@ -185,16 +185,18 @@ class _Renderer:
 
         workflow = list(EXAMPLES)
 
-        def order(entry: tuple[str, str, Schema]) -> tuple[int, str, int]:
+        def order(entry: tuple[str, str, Schema]) -> tuple[int, str, int, str, int]:
             method, path, op = entry
             tag = (op.get("tags") or ["other"])[0]
             rank = TAG_ORDER.index(tag) if tag in TAG_ORDER else len(TAG_ORDER)
             key = f"{method.upper()} {path}"
             step = workflow.index(key) if key in workflow else len(workflow)
-            return rank, tag, step
+            return rank, tag, step, path, METHOD_ORDER.index(method)
 
         # Within a tag, routes follow the examples' workflow (fit before score...); routes
-        # without an example come last, in the order the document lists them (a stable sort).
+        # without an example come last, by path. Not in the order the document lists them: a
+        # handler with two paths (``/ready`` and ``/v1/ml/anomaly/ready``) has them in a set,
+        # so that order changes with Python's hash seed from one run to the next.
         return sorted(ops, key=order)
 
     def operation(self, method: str, path: str, op: Schema) -> list[str]:
@@ -227,10 +229,24 @@ class _Renderer:
         schema = response.get("content", {}).get("application/json", {}).get("schema")
         if schema:
             lines += self.body_section(f"Response `{status}`", schema)
+        lines += self.other_replies(op)
         example = EXAMPLES.get(f"{method.upper()} {path}")
         if example:
             lines += ["Example:", "", "```sh", curl(*example), "```", ""]
         return lines
+
+    def other_replies(self, op: Schema) -> list[str]:
+        """Every non-2xx status the route documents, with its body and when it happens."""
+        rows = []
+        for status, response in op.get("responses", {}).items():
+            if str(status).startswith("2"):
+                continue
+            media = next(iter((response.get("content") or {}).values()), {})
+            body = self.type_text(media["schema"]) if "schema" in media else ""
+            rows.append(_row(str(status), body, response.get("description", "")))
+        if not rows:
+            return []
+        return ["Other replies:", "", "| Status | Body | When |", "|---|---|---|", *rows, ""]
 
     def render(self) -> str:
         ops = self.operations()
@@ -275,9 +291,11 @@ INTRO = [
     ),
     (
         '- Errors are RFC 9457 problem details: `{"type", "title", "status", "detail"}`, '
-        "where `detail` says what to change. Statuses: 400/422 bad input, 403 backend disabled by "
-        "the operator, 404 unknown model or backend, 409 conflict or rejected artifact, 413 body or "
-        "row count over the limit, 503 storage unavailable. A 500 is a bug."
+        "sent as `application/problem+json`, where `detail` says what to change. Statuses: 400/422 "
+        "bad input, 403 backend disabled by the operator, 404 unknown model or backend, 409 "
+        "conflict or rejected artifact, 413 body or row count over the limit, 415 a body not sent "
+        "as `application/json`, 503 storage unavailable. Each route below lists the ones it can "
+        "answer with. A 500 is a bug."
     ),
     (
         "- Examples assume a local server started with `anomd serve` (127.0.0.1:8000) and run in "

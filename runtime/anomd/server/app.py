@@ -23,6 +23,7 @@ from anomd.server.errors import EXCEPTION_HANDLERS
 from anomd.server.models import ModelsController
 from anomd.server.observe import observed
 from anomd.server.openapi_body import request_components
+from anomd.server.openapi_security import document_api_keys
 from anomd.server.probes import ProbesController
 from anomd.server.state import AppState
 from anomd.server.streaming import StreamController, build_stream_manager, stream_lifespan
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     # Litestar builds the OpenAPI document from handler signatures; request bodies are decoded
     # by hand (strictly), so their schemas are added to the generated components here.
     app.openapi_schema.components.schemas.update(request_components())  # type: ignore[union-attr, arg-type]
+    if keys.enabled:
+        document_api_keys(app.openapi_schema)
     # Outside Litestar's routing, so refused, unrouted and oversized requests are also logged,
     # counted and given a request id; the key check sits inside that, in front of everything.
     app.asgi_handler = observed(api_key_guard(app.asgi_handler, keys), state.http)

@@ -134,7 +134,8 @@ def _bearer(scope: Scope) -> str | None:
 
 async def _refuse(send: Send, status: int, detail: str, error: str | None = None) -> None:
     """Answers 401/403 as problem details with the RFC 6750 challenge header."""
-    body = msgspec.json.encode({"title": "Unauthorized" if status == 401 else "Forbidden",
+    body = msgspec.json.encode({"type": "about:blank",
+                                "title": "Unauthorized" if status == 401 else "Forbidden",
                                 "status": status, "detail": detail})
     challenge = 'Bearer realm="anomd"' + (f', error="{error}"' if error else "")
     await send({

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import msgspec
 from litestar import Controller, Request, post
 
+from anomd.docgen.curl_examples import EXAMPLES
 from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body
 from anomd.server.responses import detect_response, fit_response, score_response
@@ -22,6 +23,21 @@ from anomd.server.schemas import (
 )
 from anomd.server.state import AppStateDep
 from anomd.service import AnomalyService
+
+# Stored models are read whatever ``enabled_backends`` says: scoring and loading never answer 403.
+_UNKNOWN_MODEL = (404, "Unknown model (fit it first) or backend.")
+_REJECTED = (409, "The stored artifact failed its integrity check and was not loaded.")
+_FIT_TOO_LARGE = (
+    413, "The body, its row or column count, or the fitted artifact is over this server's limits."
+)
+
+
+def _example(route: str) -> dict[str, Any]:
+    """The request body ``docs/api.md`` shows for ``route``, also published as its example."""
+    body = EXAMPLES[route][2]
+    if body is None:
+        raise KeyError(f"the documented example of {route} has no body")
+    return body
 
 
 def _fit_params(service: AnomalyService, req: FitRequest, unknown: dict[str, msgspec.Raw], warnings: list[str]) -> dict[str, Any]:
@@ -52,8 +68,11 @@ class BatchController(Controller):
     path = "/v1/ml/anomaly"
     tags: ClassVar[list[str]] = ["batch"]
 
-    @post("/fit", operation_class=json_body(FitRequest), status_code=200,
-          summary="Fit a detector and persist it")
+    @post("/fit", status_code=200, summary="Fit a detector and persist it",
+          operation_class=json_body(
+              FitRequest, 403, (404, "Unknown backend."),
+              (409, "overwrite is false and the model exists."),
+              _FIT_TOO_LARGE, 503, example=_example("POST /v1/ml/anomaly/fit")))
     async def fit(self, request: Request, app_state: AppStateDep) -> FitResponse:
         req, warnings, unknown = await decode_body(request, FitRequest)
         service = app_state.service
@@ -65,8 +84,10 @@ class BatchController(Controller):
         )
         return fit_response(outcome, warnings)
 
-    @post("/score", operation_class=json_body(ScoreRequest), status_code=200,
-          summary="Score rows with a fitted model")
+    @post("/score", status_code=200, summary="Score rows with a fitted model",
+          operation_class=json_body(
+              ScoreRequest, _UNKNOWN_MODEL, _REJECTED, 503,
+              example=_example("POST /v1/ml/anomaly/score")))
     async def score(self, request: Request, app_state: AppStateDep) -> ScoreResponse:
         req, warnings, _ = await decode_body(request, ScoreRequest)
         service = app_state.service
@@ -75,6 +96,7 @@ class BatchController(Controller):
             model, _ = service.get_model(req.model, req.backend)
             X = model.matrix(req.data)
             scores = model.score_matrix(X, req.threshold, req.normalization)
+            service.metrics.scored_rows.inc(model.info.backend, by=len(X))
             explanations = (
                 model.explain(X, scores.is_anomaly.nonzero()[0].tolist()) if req.explain else {}
             )
@@ -83,8 +105,11 @@ class BatchController(Controller):
         service.check_rows(req.data)
         return await app_state.workers.run(work)
 
-    @post("/detect", operation_class=json_body(DetectRequest), status_code=200,
-          summary="Fit on the rows and return the anomalous ones (nothing stored)")
+    @post("/detect", status_code=200,
+          summary="Fit on the rows and return the anomalous ones (nothing stored)",
+          operation_class=json_body(
+              DetectRequest, 403, (404, "Unknown backend."),
+              example=_example("POST /v1/ml/anomaly/detect")))
     async def detect(self, request: Request, app_state: AppStateDep) -> DetectResponse:
         req, warnings, unknown = await decode_body(request, DetectRequest)
         service = app_state.service
@@ -99,8 +124,10 @@ class BatchController(Controller):
 
         return await app_state.workers.run(work)
 
-    @post("/load", operation_class=json_body(LoadRequest), status_code=200,
-          summary="Warm a stored model into memory")
+    @post("/load", status_code=200, summary="Warm a stored model into memory",
+          operation_class=json_body(
+              LoadRequest, _UNKNOWN_MODEL, _REJECTED, 503,
+              example=_example("POST /v1/ml/anomaly/load")))
     async def load(self, request: Request, app_state: AppStateDep) -> LoadResponse:
         req, _, _ = await decode_body(request, LoadRequest)
         model, filename = await app_state.workers.run(app_state.service.load, req.model, req.backend)

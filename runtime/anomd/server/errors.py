@@ -3,6 +3,8 @@ human-readable ``detail``; a 500 only ever means a bug (and is logged with its t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -18,11 +20,14 @@ _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413:
            503: "Service unavailable"}
 
 
-def problem(status: int, title: str, detail: str) -> Response[Problem]:
+def problem(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None
+) -> Response[Problem]:
     return Response(
         Problem(title=title, status=status, detail=detail),
         status_code=status,
         media_type="application/problem+json",
+        headers=dict(headers or {}),
     )
 
 
@@ -39,7 +44,8 @@ def on_http_error(request: Request, exc: HTTPException) -> Response[Problem]:
         detail = f"request body is over this server's limit ({request.app.request_max_body_size} bytes)"
     if status == 404 and detail in ("", "Not Found"):
         detail = f"no route {request.method} {request.url.path}"
-    return problem(status, _TITLES.get(status, "Error"), detail or _TITLES.get(status, "Error"))
+    # Keep the exception's headers: a 405 must say which methods the path allows (RFC 9110).
+    return problem(status, _TITLES.get(status, "Error"), detail or _TITLES.get(status, "Error"), exc.headers)
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response[Problem]:

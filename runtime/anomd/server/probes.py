@@ -15,7 +15,9 @@ import anyio.to_thread
 from litestar import Controller, Response, get
 
 from anomd.errors import AnomdError
+from anomd.server.openapi_body import operation
 from anomd.server.prometheus import CONTENT_TYPE, render
+from anomd.server.schemas import ReadyResponse
 from anomd.server.state import AppState, AppStateDep
 
 #: Longest wait for the storage before ``/ready`` says it is unreachable.
@@ -51,7 +53,10 @@ def plugins_check(state: AppState) -> dict:
 class ProbesController(Controller):
     tags: ClassVar[list[str]] = ["system"]
 
-    @get(["/ready", "/v1/ml/anomaly/ready"], summary="Readiness: storage reachable, plugins loaded")
+    @get(["/ready", "/v1/ml/anomaly/ready"], summary="Readiness: storage reachable, plugins loaded",
+         operation_class=operation(reply=ReadyResponse, other_replies={
+             503: (ReadyResponse, "Not ready: `checks` says which check failed."),
+         }))
     async def ready(self, app_state: AppStateDep) -> Response[dict]:
         checks = {"storage": await storage_check(app_state), "plugins": plugins_check(app_state)}
         ready = all(check["ok"] for check in checks.values())

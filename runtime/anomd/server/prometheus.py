@@ -15,7 +15,8 @@ from anomd.server.state import AppState
 from anomd.streaming.totals import TOTALS
 from anomd.versions import anomd_version
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Litestar appends "; charset=utf-8" to text types itself.
+CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
 def _escape(value: str) -> str:

@@ -3,6 +3,12 @@
 Field names are the public contract; existing clients read them, so they are not ours to
 rename. Requests are decoded strictly (a string where a number belongs is an error, not a
 coercion).
+
+Some rules are checked by the service rather than by the decoder, so that the error can say
+what to change in the caller's own terms (``invalid model name 'a b': use ...``), not in the
+decoder's. They are still part of the contract, so they are stated in the published JSON
+schema with ``extra_json_schema``: a client or a fuzzer reading the OpenAPI document knows
+that an empty ``data`` or a name with a space is refused (with a 422).
 """
 
 from __future__ import annotations
@@ -10,14 +16,28 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
+
+#: Model and stream names (``anomd.names.check_name``): allowed characters, not only dots.
+NAME_PATTERN = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
+NAME_SCHEMA = {"minLength": 1, "maxLength": 128, "pattern": NAME_PATTERN}
+#: Artifact filenames (``anomd.names.check_filename``): ``<model>_<backend>.joblib``, not
+#: starting with a dot, at most 255 characters (the longest file name filesystems allow).
+FILENAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,247}\.joblib$"
 
 Cell = float | str | bool
 Rows = list[list[float] | dict[str, Cell]]
-ModelName = Annotated[str, msgspec.Meta(description="Letters, digits, '-', '_', '.'; at most 128 characters.")]
+ModelName = Annotated[str, msgspec.Meta(
+    description="Letters, digits, '-', '_', '.'; at most 128 characters.",
+    extra_json_schema=NAME_SCHEMA,
+)]
 Contamination = Annotated[float, msgspec.Meta(gt=0, le=0.5, description="Expected share of anomalies.")]
 Normalization = Literal["standardization", "zscore", "raw", "minmax"]
 # Descriptions below are published in the OpenAPI document and in docs/api.md.
-Data = Annotated[Rows, msgspec.Meta(description="Rows: lists of numbers, or objects matched by key name.")]
+Data = Annotated[Rows, msgspec.Meta(
+    description="Rows: lists of numbers, or objects matched by key name; at least one row.",
+    extra_json_schema={"minItems": 1},
+)]
 Backend = Annotated[
     str | None,
     msgspec.Meta(description="Detector id (see GET /backends); default: the server's default_backend (ecod)."),
@@ -50,6 +70,11 @@ class FitRequest(msgspec.Struct, kw_only=True):
 
 
 class DetectRequest(FitRequest, kw_only=True):
+    """A ``/fit`` body (sent as is, it is accepted) plus ``threshold``; nothing is stored."""
+
+    model: Annotated[str, msgspec.Meta(description="Ignored: nothing is stored (the reply says \"detect\").")] = "default"
+    overwrite: Annotated[bool, msgspec.Meta(description="Ignored: nothing is stored.")] = True
+    description: Annotated[str | None, msgspec.Meta(description="Ignored: nothing is stored.")] = None
     threshold: Annotated[
         float | None,
         msgspec.Meta(description="Decision threshold on the `score` scale; default: learned from contamination."),
@@ -167,3 +192,129 @@ class Problem(msgspec.Struct, kw_only=True):
     title: str
     status: int
     detail: str
+
+
+# -- replies built as dicts by the service ----------------------------------------------------
+# The routes below return dicts assembled elsewhere (the model store, the plugin host), so
+# Litestar cannot describe them; these Structs are their published schemas (see
+# ``openapi_body.operation(reply=...)``). Fields may be added in later versions, which is why
+# none of them forbids unknown fields.
+
+
+class ModelRow(msgspec.Struct, kw_only=True):
+    """One stored model in ``GET /models``; an unreadable artifact is listed with ``error``."""
+
+    name: str | None
+    backend: str | None
+    filename: str
+    size_bytes: int
+    created: str | None
+    description: str | None | UnsetType = UNSET
+    samples_fitted: int | UnsetType = UNSET
+    input_dim: int | UnsetType = UNSET
+    error: Annotated[str, msgspec.Meta(
+        description="Why the artifact could not be read (the other fields are then null).",
+    )] | UnsetType = UNSET
+
+
+class ModelListResponse(msgspec.Struct, kw_only=True):
+    object: str = "list"
+    data: list[ModelRow]
+    total: int
+
+
+class ModelInfoResponse(msgspec.Struct, kw_only=True):
+    """Everything the signed manifest of one model says, read without unpickling the model."""
+
+    object: str = "model"
+    filename: str
+    name: str
+    backend: str
+    params: dict[str, Any]
+    contamination: float
+    normalization: str
+    threshold: float
+    raw_threshold: float
+    input_dim: int
+    feature_names: list[str]
+    samples_fitted: int
+    training_time_ms: float
+    created: str
+    description: str | None
+    encoder: dict[str, Any] | None
+    plugin: str | None
+    library_versions: dict[str, str]
+    size_bytes: int
+    content_hash: str
+    format_version: int
+    saved_path: str
+
+
+class BackendRow(msgspec.Struct, kw_only=True):
+    """One registered detector in ``GET /backends``."""
+
+    backend: str
+    name: str
+    description: str
+    category: str
+    speed: str
+    memory: str
+    best_for: str
+    parameters: Annotated[dict[str, Any], msgspec.Meta(description="JSON schema of the backend's params.")]
+    available: Annotated[bool, msgspec.Meta(description="Installed and enabled: requests may use it.")]
+    plugin: str
+    enabled: Annotated[bool, msgspec.Meta(description="Allowed by the operator's enabled_backends.")]
+    missing: Annotated[list[str], msgspec.Meta(
+        description="Optional dependencies that are not installed.",
+    )] | UnsetType = UNSET
+    install_hint: str | UnsetType = UNSET
+
+
+class BackendListResponse(msgspec.Struct, kw_only=True):
+    object: str = "list"
+    data: list[BackendRow]
+    total: int
+
+
+class PluginRow(msgspec.Struct, kw_only=True):
+    """What happened to one plugin at start-up."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    status: Literal["loaded", "failed", "blocked"]
+    error: str | None
+    provides: list[str]
+
+
+class PluginListResponse(msgspec.Struct, kw_only=True):
+    object: str = "list"
+    data: list[PluginRow]
+    total: int
+
+
+class HealthResponse(msgspec.Struct, kw_only=True):
+    status: Literal["ok"]
+    version: str
+    uptime_s: float
+    storage: Annotated[dict[str, Any], msgspec.Meta(description="The storage backend and where it keeps models.")]
+    backends: int
+    plugin_failures: int
+    warmed_up: bool
+
+
+class ReadyCheck(msgspec.Struct, kw_only=True):
+    ok: bool
+    error: str | UnsetType = UNSET
+    latency_ms: Annotated[float, msgspec.Meta(description="storage: how long the probe took.")] | UnsetType = UNSET
+    backends: Annotated[int, msgspec.Meta(description="plugins: registered detectors.")] | UnsetType = UNSET
+    failures: Annotated[list[str], msgspec.Meta(description="plugins: what failed to load.")] | UnsetType = UNSET
+
+
+class ReadyResponse(msgspec.Struct, kw_only=True):
+    """``GET /ready``: the same body with 200 (ready) and 503 (not ready)."""
+
+    status: Literal["ready", "not ready"]
+    warmed_up: bool
+    checks: dict[str, ReadyCheck]

@@ -4,6 +4,9 @@ Configuration fields default to ``UNSET`` rather than to their values so the ser
 field the client sent from one it left out: only sent fields are compared with an existing
 detector's configuration (a difference is a 409), left-out ones mean "whatever it has". The
 documented defaults apply when a detector is created.
+
+As in ``schemas.py``, rules the streaming engine checks itself (point values are finite numbers,
+ids follow the model-name rule) are stated in the published schema with ``extra_json_schema``.
 """
 
 from __future__ import annotations
@@ -11,17 +14,38 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
+from litestar.openapi.spec import Example
+from litestar.params import PathParameter
 from msgspec import UNSET, UnsetType
 
+from anomd.server.schemas import NAME_SCHEMA
 from anomd.streaming.config import MAX_WINDOW
+from anomd.streaming.points import MAX_COLUMNS
 
-StreamId = Annotated[str, msgspec.Meta(description="Letters, digits, '-', '_', '.'; at most 128 characters.")]
-Point = dict[str, Any]
+StreamId = Annotated[str, msgspec.Meta(
+    description="Letters, digits, '-', '_', '.'; at most 128 characters; not 'detectors'.",
+    extra_json_schema=NAME_SCHEMA,
+)]
+#: A stream id in a path. Its pattern is published but checked by the route (``stream_id``),
+#: so a bad id gets a 422 that says what an id looks like, not Litestar's generic 400.
+StreamIdPath = Annotated[str, PathParameter(
+    description="The stream's id: letters, digits, '-', '_', '.'; at most 128 characters.",
+    schema_extra=NAME_SCHEMA,
+    examples=[Example(value="my-sensor")],
+)]
+#: Decoded as any object so ``anomd.streaming.points`` can name the bad key and point index.
+Point = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema={
+    "minProperties": 1, "maxProperties": MAX_COLUMNS,
+    "propertyNames": {"minLength": 1}, "additionalProperties": {"type": "number"},
+})]
+Transform = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema={
+    "required": ["transform"], "properties": {"transform": {"type": "string"}},
+})]
 
 
 class StreamRequest(msgspec.Struct, kw_only=True):
     data: Annotated[
-        Point | list[Point],
+        Point | Annotated[list[Point], msgspec.Meta(extra_json_schema={"minItems": 1})],
         msgspec.Meta(description="One point, or a list in arrival order; each an object of numbers "
                                  "keyed by name (the first point fixes the keys)."),
     ]
@@ -36,7 +60,7 @@ class StreamRequest(msgspec.Struct, kw_only=True):
     rolling_windows: Annotated[list[Annotated[int, msgspec.Meta(ge=1)]] | None, msgspec.Meta(description="Rolling mean/std/min/max windows, e.g. [5, 10].")] | UnsetType = UNSET
     include_lags: Annotated[bool, msgspec.Meta(description="Add lagged values; default false.")] | UnsetType = UNSET
     lag_periods: Annotated[list[Annotated[int, msgspec.Meta(ge=1)]] | None, msgspec.Meta(description="Lags when include_lags is true; default [1].")] | UnsetType = UNSET
-    transforms: Annotated[list[dict[str, Any]], msgspec.Meta(description="More transforms, e.g. [{\"transform\": \"diff\", \"periods\": [1]}].")] | UnsetType = UNSET
+    transforms: Annotated[list[Transform], msgspec.Meta(description="More transforms, e.g. [{\"transform\": \"diff\", \"periods\": [1]}].")] | UnsetType = UNSET
     params: Annotated[dict[str, Any], msgspec.Meta(description="The backend's hyper-parameters.")] | UnsetType = UNSET
 
 
@@ -63,7 +87,9 @@ class StreamResponse(msgspec.Struct, kw_only=True):
 
 class StreamListResponse(msgspec.Struct, kw_only=True):
     object: str = "list"
-    data: list[dict[str, Any]]
+    data: Annotated[list[dict[str, Any]], msgspec.Meta(
+        description="Each detector as GET /stream/{model_id} describes it; a checkpoint that "
+                    "cannot be read is listed with its model_id and an error.")]
     total: int
     streaming: Annotated[dict[str, Any], msgspec.Meta(
         description="Limits, eviction and restore counters, and the retrain pool (mode, workers, processes_ready).")]
@@ -80,3 +106,27 @@ class StreamDeleteResponse(msgspec.Struct, kw_only=True):
     object: str = "delete_result"
     model: str
     deleted: bool = True
+
+
+class StreamDetectorStats(msgspec.Struct, kw_only=True):
+    """``GET /stream/{model_id}``: a dict built by the streaming manager; this is its schema.
+
+    A checkpointed detector that is not in memory is described by its checkpoint
+    (``live: false``). More fields (counters, transforms, the configuration) follow these.
+    """
+
+    object: str = "streaming_detector"
+    model_id: str
+    backend: str
+    status: Annotated[str, msgspec.Meta(description="collecting, ready or retraining.")]
+    is_ready: bool
+    model_version: int
+    samples_collected: int
+    samples_until_ready: int
+    total_processed: int
+    min_samples: int
+    retrain_interval: int
+    window_size: int
+    threshold: float | None
+    live: Annotated[bool, msgspec.Meta(description="In memory; false: read from its checkpoint.")]
+    checkpointed_at: str | UnsetType = UNSET

@@ -20,17 +20,19 @@ import anyio
 import numpy as np
 import structlog
 from litestar import Controller, Litestar, Request, delete, get, post
-from litestar.params import FromPath
 from msgspec import UNSET
 
+from anomd.docgen.curl_examples import EXAMPLES
 from anomd.errors import InvalidInput, TooLarge
 from anomd.names import check_name
 from anomd.server.body import decode_body
-from anomd.server.openapi_body import json_body
+from anomd.server.openapi_body import json_body, operation
 from anomd.server.state import AppState, AppStateDep
 from anomd.server.stream_schemas import (
     ResetResponse,
     StreamDeleteResponse,
+    StreamDetectorStats,
+    StreamIdPath,
     StreamListResponse,
     StreamPoint,
     StreamRequest,
@@ -132,6 +134,17 @@ def _single_response(model_id: str, result: StreamingResult, warnings: list[str]
     )
 
 
+# Error replies of the routes, as the OpenAPI document states them (see openapi_body.py).
+_NO_STREAM = (404, "No live or checkpointed stream has this id.")
+_BAD_ID = (422, "Not a valid stream id, or the reserved id 'detectors'.")
+_REJECTED = (409, "The stream's checkpoint failed its integrity check and was not loaded.")
+_CONFIG_CONFLICT = (
+    409, "It exists with a different configuration, or its checkpoint failed its integrity check.",
+)
+_RESET_CONFLICT = (
+    409, "Evicted and restored concurrently (retry), or the checkpoint failed its integrity check.",
+)
+
 #: Scoring calls faster than this run on the event loop (a thread hop would cost more).
 INLINE_TICK_BUDGET_S = 0.001
 
@@ -140,8 +153,10 @@ class StreamController(Controller):
     path = "/v1/ml/anomaly/stream"
     tags = ("streaming",)
 
-    @post("/", operation_class=json_body(StreamRequest), status_code=200,
-          summary="Score points on a streaming detector (created on first use)")
+    @post("/", status_code=200, summary="Score points on a streaming detector (created on first use)",
+          operation_class=json_body(
+              StreamRequest, 403, (404, "Unknown backend."), _CONFIG_CONFLICT, 503,
+              example=EXAMPLES["POST /v1/ml/anomaly/stream"][2]))
     async def process(self, request: Request, app_state: AppStateDep) -> StreamResponse:
         req, warnings, _ = await decode_body(request, StreamRequest)
         model_id = _request_id(req)
@@ -175,22 +190,30 @@ class StreamController(Controller):
 
         return await app_state.workers.run(work)
 
-    @get("/detectors", summary="Every streaming detector: live ones and checkpointed ones")
+    @get("/detectors", summary="Every streaming detector: live ones and checkpointed ones",
+         operation_class=operation(503))
     async def list_detectors(self, app_state: AppStateDep) -> StreamListResponse:
         rows = await app_state.workers.run(app_state.streams.list)
         return StreamListResponse(data=rows, total=len(rows), streaming=app_state.streams.describe())
 
-    @get("/{model_id:str}", summary="Stats of one streaming detector")
-    async def detector_stats(self, model_id: FromPath[str], app_state: AppStateDep) -> dict:
+    @get("/{model_id:str}", summary="Stats of one streaming detector",
+         operation_class=operation(_NO_STREAM, _REJECTED, _BAD_ID, 503, reply=StreamDetectorStats))
+    async def detector_stats(self, model_id: StreamIdPath, app_state: AppStateDep) -> dict:
         return await app_state.workers.run(app_state.streams.stats, stream_id(model_id))
 
-    @post("/{model_id:str}/reset", status_code=200, summary="Reset a detector to cold start")
-    async def reset(self, model_id: FromPath[str], app_state: AppStateDep) -> ResetResponse:
+    @post("/{model_id:str}/reset", status_code=200, summary="Reset a detector to cold start",
+          operation_class=operation(
+              (403, "The checkpoint's backend is now disabled by the operator."),
+              (404, "No live or checkpointed stream has this id, or its backend is gone."),
+              _RESET_CONFLICT,
+              (422, "Not a valid stream id, or the checkpoint's backend is unavailable."), 503))
+    async def reset(self, model_id: StreamIdPath, app_state: AppStateDep) -> ResetResponse:
         await app_state.workers.run(app_state.streams.reset, stream_id(model_id))
         return ResetResponse(model=model_id)
 
-    @delete("/{model_id:str}", status_code=200, summary="Delete a detector and its checkpoint")
-    async def delete_detector(self, model_id: FromPath[str], app_state: AppStateDep) -> StreamDeleteResponse:
+    @delete("/{model_id:str}", status_code=200, summary="Delete a detector and its checkpoint",
+            operation_class=operation(_NO_STREAM, _BAD_ID, 503))
+    async def delete_detector(self, model_id: StreamIdPath, app_state: AppStateDep) -> StreamDeleteResponse:
         await app_state.workers.run(app_state.streams.delete, stream_id(model_id))
         return StreamDeleteResponse(model=model_id)
 

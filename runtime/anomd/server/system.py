@@ -7,7 +7,13 @@ from typing import ClassVar
 
 from litestar import Controller, get
 
-from anomd.server.schemas import ListResponse
+from anomd.server.openapi_body import operation
+from anomd.server.schemas import (
+    BackendListResponse,
+    HealthResponse,
+    ListResponse,
+    PluginListResponse,
+)
 from anomd.server.state import AppState, AppStateDep
 from anomd.versions import anomd_version
 
@@ -28,16 +34,20 @@ def health_body(state: AppState) -> dict:
 class SystemController(Controller):
     tags: ClassVar[list[str]] = ["system"]
 
-    @get(["/health", "/v1/ml/anomaly/health"], summary="Liveness and what this server runs on")
+    # None of these routes fails (outside of bugs): they read what the process already holds.
+    @get(["/health", "/v1/ml/anomaly/health"], summary="Liveness and what this server runs on",
+         operation_class=operation(reply=HealthResponse))
     async def health(self, app_state: AppStateDep) -> dict:
         return health_body(app_state)
 
-    @get("/v1/ml/anomaly/backends", summary="Registered detectors, their parameters and availability")
+    @get("/v1/ml/anomaly/backends", summary="Registered detectors, their parameters and availability",
+         operation_class=operation(reply=BackendListResponse))
     async def backends(self, app_state: AppStateDep) -> ListResponse:
         rows = app_state.service.backends()
         return ListResponse(data=rows, total=len(rows))
 
-    @get("/v1/plugins", summary="What loaded, from which distribution, and what failed")
+    @get("/v1/plugins", summary="What loaded, from which distribution, and what failed",
+         operation_class=operation(reply=PluginListResponse))
     async def plugins(self, app_state: AppStateDep) -> ListResponse:
         rows = [
             {"name": r.name, "module": r.module, "distribution": r.distribution, "version": r.version,
