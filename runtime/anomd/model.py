@@ -18,7 +18,7 @@ import numpy as np
 from anomd.detectors import Detector, DetectorSpec
 from anomd.encoding import Row, RowEncoder, encode_rows, fit_rows
 from anomd.errors import InvalidInput
-from anomd.normalization import NORMALIZATIONS, ScoreScaler, finite_scores
+from anomd.normalization import NORMALIZATIONS, ScoreScaler, agree_with_flags, finite_scores
 from anomd.versions import library_versions
 
 
@@ -101,8 +101,9 @@ class FittedModel:
     ) -> Scores:
         """Scores an already encoded matrix.
 
-        Without an explicit ``threshold`` the decision is taken on the raw scale, which stays
-        exact even where the logistic map saturates at 1.0.
+        Without an explicit ``threshold`` the decision is taken on the raw scale, which is
+        exact, and the scores are then aligned with it (:func:`agree_with_flags`) so that
+        ``is_anomaly`` is ``score > threshold`` on the reply's scale too, as documented.
         """
         method = check_normalization(normalization or self.info.normalization)
         raw = finite_scores(self.detector.score(X))
@@ -110,6 +111,7 @@ class FittedModel:
         if threshold is None:
             flags = raw > self.info.raw_threshold
             used = self.threshold_for(method)
+            score = agree_with_flags(score, flags, used)
         else:
             flags = score > threshold
             used = float(threshold)
@@ -122,6 +124,21 @@ class FittedModel:
         normalization: str | None = None,
     ) -> Scores:
         return self.score_matrix(self.matrix(rows), threshold, normalization)
+
+
+#: What a backend raises for data it cannot fit. PyOD also checks some of its own results with
+#: bare ``assert`` (HBOS: that each histogram integrates to 1, which fails for a column whose
+#: spread is near the smallest floats); that is still "these data", not a bug to report as a 500.
+FIT_ERRORS = (ValueError, np.linalg.LinAlgError, ArithmeticError, AssertionError)
+
+
+def fit_error_reason(exc: BaseException) -> str:
+    """The backend's own message, or what failed when it has none (a bare ``assert``)."""
+    text = str(exc).strip()
+    if text:
+        return text
+    return (f"an internal check of the detector failed ({type(exc).__name__}); columns with almost "
+            "no spread or with extreme magnitudes are the usual cause")
 
 
 def check_normalization(method: str) -> str:
@@ -167,14 +184,15 @@ def train(
     detector = spec.build(parsed, contamination)
     try:
         fitted = detector.fit(X)
-    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
-        raise InvalidInput(f"backend {spec.id!r} could not fit these data: {exc}") from None
+    except FIT_ERRORS as exc:
+        raise InvalidInput(f"backend {spec.id!r} could not fit these data: {fit_error_reason(exc)}") from None
     if fitted is not detector:
         raise TypeError(f"detector {spec.id!r}: fit() must return self")
     training_time_ms = (time.perf_counter() - started) * 1000.0
     train_raw = finite_scores(detector.training_scores_)
-    scaler = ScoreScaler.fit(train_raw)
     raw_threshold = float(np.quantile(train_raw, 1.0 - contamination))
+    # Given the threshold, the scaler keeps its standardised value below saturation.
+    scaler = ScoreScaler.fit(train_raw, threshold=raw_threshold)
     info = ModelInfo(
         name=name,
         backend=spec.id,

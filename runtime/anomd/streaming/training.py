@@ -23,7 +23,8 @@ import numpy as np
 
 from anomd.detectors import Detector
 from anomd.errors import InvalidInput
-from anomd.normalization import ScoreScaler, finite_scores
+from anomd.model import FIT_ERRORS, fit_error_reason
+from anomd.normalization import ScoreScaler, agree_with_flags, finite_scores
 from anomd.streaming.features import FeaturePlan, TransformStep
 
 _FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -65,15 +66,25 @@ class LiveModel:
             raw = -_FLOAT_MAX if raw == -math.inf else _FLOAT_MAX
         z = (raw - self.scaler.median) / self.scaler.robust_scale
         score = 0.0 if z < -700.0 else 1.0 / (1.0 + math.exp(-z))
-        flag = score > self.threshold if self.fixed_threshold else raw > self.raw_threshold
+        if self.fixed_threshold:
+            return raw, score, score > self.threshold
+        # The decision is exact on the raw scale; keep ``score > threshold`` saying the same
+        # where rounding put a score on the wrong side (see normalization.agree_with_flags).
+        flag = raw > self.raw_threshold
+        if flag and score <= self.threshold:
+            score = math.nextafter(self.threshold, math.inf)
+        elif not flag and score > self.threshold:
+            score = self.threshold
         return raw, score, flag
 
     def score_many(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Scores rows (n × width): raw scores, normalised scores, flags."""
         raw = finite_scores(self.detector.score(X))
         score = self.scaler.transform(raw, "standardization")
-        flags = score > self.threshold if self.fixed_threshold else raw > self.raw_threshold
-        return raw, score, flags
+        if self.fixed_threshold:
+            return raw, score, score > self.threshold
+        flags = raw > self.raw_threshold
+        return raw, agree_with_flags(score, flags, self.threshold), flags
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +112,12 @@ def fit_window(job: FitJob, rows: np.ndarray, version: int) -> LiveModel:
     detector = job.build(job.params, job.contamination)
     try:
         detector.fit(X)
-    except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
-        raise InvalidInput(f"backend {job.backend!r} could not fit the window: {exc}") from None
+    except FIT_ERRORS as exc:
+        raise InvalidInput(
+            f"backend {job.backend!r} could not fit the window: {fit_error_reason(exc)}") from None
     train_raw = finite_scores(detector.training_scores_)
-    scaler = ScoreScaler.fit(train_raw)
     raw_threshold = float(np.quantile(train_raw, 1.0 - job.contamination))
+    scaler = ScoreScaler.fit(train_raw, threshold=raw_threshold)
     fixed = job.threshold is not None
     return LiveModel(
         version=version,
