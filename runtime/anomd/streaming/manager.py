@@ -174,6 +174,10 @@ class StreamManager:
             )
 
     def _create(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
+        limit = self.service.settings.max_name_length
+        if len(model_id) > limit:  # only new streams: existing longer ids stay usable
+            raise InvalidInput(f"stream id {model_id!r} is {len(model_id)} characters; this server "
+                               f"allows at most {limit}")
         fields = dict(sent)
         spec = self.service.detector(fields.get("backend"))
         fields["backend"] = spec.id
@@ -348,20 +352,24 @@ class StreamManager:
         raise Conflict(f"stream {model_id!r} is being evicted and restored concurrently; retry")
 
     def delete(self, model_id: str) -> None:
-        """Removes a detector from memory and its checkpoint from storage.
+        """Removes a detector's checkpoint from storage, then the detector from memory.
+
+        In that order, so a storage failure (a 503) leaves the stream as it was, live; the other
+        way round, its next request would restore the older checkpoint and lose the points since.
+        Checkpoint writes hold the same id lock, so none can bring the deleted one back.
 
         Raises:
             NotFound: Neither exists.
         """
         key = checkpoint.checkpoint_key(model_id)
         with self._id_lock(model_id):
+            with storage_errors(f"deleting stream checkpoint {model_id}"):
+                stored = self.storage.delete(key)
             with self._lock:
                 detector = self._live.pop(model_id, None)
             self._saved.pop(model_id, None)
             if detector is not None:
                 detector.close()
-            with storage_errors(f"deleting stream checkpoint {model_id}"):
-                stored = self.storage.delete(key)
         if detector is None and not stored:
             raise NotFound(f"stream detector {model_id!r} not found")
 
