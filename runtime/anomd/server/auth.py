@@ -26,7 +26,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from anomd.settings import ConfigError, Settings
 
-Scope_ = Literal["open", "read", "admin"]
+Access = Literal["open", "read", "admin"]
 
 log = structlog.get_logger("anomd.auth")
 
@@ -38,7 +38,7 @@ _RESET = re.compile(r"/v1/ml/anomaly/stream/[^/]+/reset/?")
 _HASHED = re.compile(r"sha256:([0-9a-fA-F]{64})")
 
 
-def required_scope(method: str, path: str) -> Scope_:
+def required_scope(method: str, path: str) -> Access:
     """The least scope a request needs (``admin`` for anything not listed)."""
     if method in ("GET", "HEAD"):
         return "open" if path in _OPEN_PATHS else "read"
@@ -79,7 +79,7 @@ class KeyTable:
     def enabled(self) -> bool:
         return bool(self.admin or self.read)
 
-    def grant(self, token: str) -> Scope_ | None:
+    def grant(self, token: str) -> Access | None:
         """The scope a presented token grants, or None.
 
         Every digest is compared, whatever matched first, so the time taken does not depend on
