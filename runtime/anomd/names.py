@@ -27,6 +27,15 @@ def check_name(name: str, what: str = "model name") -> str:
     return name
 
 
+def check_new_name(name: str, limit: int, what: str = "model name") -> str:
+    """A name for something about to be created: valid, and within the operator's (possibly
+    lower) length limit. Existing longer names stay usable, so only creation checks this."""
+    check_name(name, what)
+    if len(name) > limit:
+        raise InvalidInput(f"{what} {name!r} is {len(name)} characters; this server allows at most {limit}")
+    return name
+
+
 def model_filename(name: str, backend: str) -> str:
     """``fraud-detector`` + ``ecod`` → ``fraud-detector_ecod.joblib``."""
     return f"{check_name(name)}_{backend}{SUFFIX}"

@@ -23,7 +23,7 @@ from anomd.metrics import ServiceMetrics
 from anomd.model import FittedModel, Scores, train
 from anomd.model_locks import ModelLocks
 from anomd.model_store import ModelStore
-from anomd.names import check_filename, check_name, model_filename
+from anomd.names import check_filename, check_name, check_new_name, model_filename
 from anomd.plugins import PluginHost
 from anomd.settings import Settings, load_settings
 from anomd.signing_key import artifact_key
@@ -97,14 +97,6 @@ class AnomalyService:
             raise TooLarge(f"rows of {width} columns are over this server's limit of "
                            f"{self.settings.max_columns} columns")
 
-    def check_new_name(self, model: str) -> str:
-        """A new model's name: valid, and within the operator's (possibly lower) length limit."""
-        check_name(model)
-        if len(model) > self.settings.max_name_length:
-            raise InvalidInput(f"model name {model!r} is {len(model)} characters; this server "
-                               f"allows at most {self.settings.max_name_length}")
-        return model
-
     # -- batch ------------------------------------------------------------------------------
 
     def fit(
@@ -122,7 +114,7 @@ class AnomalyService:
     ) -> FitOutcome:
         """Fits a detector and persists it at once as ``<model>_<backend>.joblib``."""
         spec = self.detector(backend)
-        filename = model_filename(self.check_new_name(model), spec.id)
+        filename = model_filename(check_new_name(model, self.settings.max_name_length), spec.id)
         self.check_rows(data)
         if not overwrite and self.models.exists(filename):
             raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")

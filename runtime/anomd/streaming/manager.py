@@ -30,7 +30,7 @@ import structlog
 
 from anomd.errors import Conflict, InvalidInput, NotFound
 from anomd.model_store import storage_errors
-from anomd.names import check_name
+from anomd.names import check_name, check_new_name
 from anomd.streaming import checkpoint
 from anomd.streaming.config import StreamConfig
 from anomd.streaming.detector import DetectorClosed, StreamingAnomalyDetector
@@ -174,10 +174,7 @@ class StreamManager:
             )
 
     def _create(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
-        limit = self.service.settings.max_name_length
-        if len(model_id) > limit:  # only new streams: existing longer ids stay usable
-            raise InvalidInput(f"stream id {model_id!r} is {len(model_id)} characters; this server "
-                               f"allows at most {limit}")
+        check_new_name(model_id, self.service.settings.max_name_length, "stream id")
         fields = dict(sent)
         spec = self.service.detector(fields.get("backend"))
         fields["backend"] = spec.id
