@@ -170,19 +170,18 @@ class StreamController(Controller):
         if sent.get("lag_periods") and not sent.get("include_lags"):
             warnings.append("lag_periods is used only with include_lags=true; no lags were added")
         manager = app_state.streams
-        if manager.live(model_id) is None:
+        detector = manager.live(model_id)
+        if detector is None:
             check_points(points)
-        if len(points) == 1:
+        elif len(points) == 1:
             # A plain tick on a live detector: microseconds of work, done right here.
-            detector = manager.live(model_id)
-            if detector is not None:
-                manager.check_same(detector, sent)
-                try:
-                    result = detector.try_process_now(points[0], INLINE_TICK_BUDGET_S)
-                except DetectorClosed:
-                    result = None  # evicted meanwhile: the worker path restores it
-                if result is not None:
-                    return _single_response(model_id, result, warnings)
+            manager.check_same(detector, sent)
+            try:
+                result = detector.try_process_now(points[0], INLINE_TICK_BUDGET_S)
+            except DetectorClosed:
+                result = None  # evicted meanwhile: the worker path restores it
+            if result is not None:
+                return _single_response(model_id, result, warnings)
 
         def work() -> StreamResponse:
             _, out = manager.run(model_id, sent, lambda detector: detector.ingest(points))
