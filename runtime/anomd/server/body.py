@@ -34,11 +34,10 @@ from litestar import Request
 
 from anomd.errors import InvalidInput
 from anomd.server.body_errors import BadJSON, UnsupportedMediaType, invalid_request, syntax_error
-from anomd.server.duplicate_keys import check_unique_keys, keys_unique_cheaply
+from anomd.server.duplicate_keys import TOP_LEVEL, check_unique_keys, keys_unique_cheaply
 
 T = TypeVar("T", bound=msgspec.Struct)
 
-_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
 #: Media types read as JSON: application/json and structured-syntax ones like application/problem+json.
 _JSON_MEDIA = re.compile(r"application/(?:[a-z0-9!#$&^_.-]+\+)?json", re.IGNORECASE)
 #: The exact duplicate-key check runs on a worker thread for bodies larger than this.
@@ -138,7 +137,7 @@ def _decode(body: bytes, kind: type[T]) -> tuple[T, list[str], dict[str, msgspec
 def _decode_slowly(body: bytes, kind: type[T]) -> tuple[T, list[str], dict[str, msgspec.Raw]]:
     """Decodes a body with unknown fields, or describes why it cannot be decoded."""
     try:
-        top = _TOP_LEVEL.decode(body)
+        top = TOP_LEVEL.decode(body)
         parsed = msgspec.json.decode(body, type=kind, strict=True)
     except msgspec.ValidationError as exc:
         if body.lstrip()[:1] != b"{":

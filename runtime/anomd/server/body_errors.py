@@ -53,7 +53,7 @@ def syntax_error(body: bytes, exc: Exception) -> BadJSON:
         offset = _first_invalid_utf8(body)
         return BadJSON(f"request body is not valid UTF-8: {_where(body, offset)}; send JSON encoded as UTF-8")
     if isinstance(exc, RecursionError):
-        return BadJSON(f"request body is nested too deeply: {too_deep(body)}")
+        return BadJSON(f"request body is nested too deeply: {_too_deep(body)}")
     message = str(exc)
     if "truncated" in message:
         inside = _path_at(body, len(body))
@@ -204,7 +204,7 @@ def _path_at(body: bytes, offset: int) -> str | None:
     return tracker.path(offset)
 
 
-def too_deep(body: bytes, limit: int = 256) -> str:
+def _too_deep(body: bytes, limit: int = 256) -> str:
     """Where the nesting first exceeds ``limit`` levels, for the RecursionError message."""
     tracker = _PathTracker(body)
     for match in _TOKEN.finditer(body, 0, _PATH_SCAN_LIMIT):
