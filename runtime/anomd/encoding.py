@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -16,6 +17,9 @@ import msgspec
 import numpy as np
 
 from anomd.errors import InvalidInput
+
+#: Keys written with a dot in JSON paths; any other key is quoted in brackets.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ColumnKind = Literal["numeric", "boolean", "categorical"]
 
@@ -129,12 +133,15 @@ def data_path(row: int, column: str | int | None = None) -> str:
     The HTTP API names bad input this way (the JSON decoder's messages do too); Python callers
     passed the same rows as ``data``.
     """
-    path = f"$.data[{row}]"
-    if column is None:
-        return path
-    if isinstance(column, int):
-        return f"{path}[{column}]"
-    return f"{path}.{column}" if column.isidentifier() else f"{path}[{json.dumps(column)}]"
+    return "$.data" + path_segment(row) + ("" if column is None else path_segment(column))
+
+
+def path_segment(key: str | int) -> str:
+    """One step of a JSON path: ``[3]`` for an index, ``.amount`` for a plain key, else
+    ``["a b"]``; every error that names a place in a request body writes it this way."""
+    if isinstance(key, int):
+        return f"[{key}]"
+    return f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key)}]"
 
 
 def _check_same_keys(rows: Sequence[Mapping[str, Any]], expected: set[str], fitted: bool = False) -> None:

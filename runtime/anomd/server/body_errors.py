@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from anomd.encoding import path_segment
 from anomd.errors import AnomdError, InvalidInput
 
 #: Paths of errors other than a bad value are found by a Python scan of this many bytes at most.
@@ -100,7 +101,6 @@ def _snippet(body: bytes, offset: int) -> str:
 
 #: A (possibly unterminated) string, or a structural character; commas are counted in between.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|$)|[\[\]{}:]', re.DOTALL)
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _PathTracker:
@@ -143,12 +143,6 @@ def _string_value(token: str) -> str:
         return json.loads(token)
     except ValueError:
         return token.strip('"')
-
-
-def path_segment(key: str | int) -> str:
-    if isinstance(key, int):
-        return f"[{key}]"
-    return f".{key}" if _NAME.fullmatch(key) else f"[{json.dumps(key)}]"
 
 
 #: What a malformed value is replaced by to let msgspec find its path: a string no body has.

@@ -15,7 +15,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from anomd.server.body_errors import BadJSON, DuplicateKey, path_segment, syntax_error
+from anomd.encoding import path_segment
+from anomd.server.body_errors import BadJSON, DuplicateKey, syntax_error
 
 #: The top-level members of a body, their values left undecoded (also used by ``body``).
 TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
