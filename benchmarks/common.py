@@ -3,8 +3,9 @@
 A benchmark module exposes ``main(argv: list[str]) -> int`` and is run as
 ``python -m benchmarks <name> [options]``. What this module gives it:
 
-- paths: :data:`REPO_ROOT`, :data:`DATA_DIR` (``../shared/data`` relative to the repository,
-  never copied into it) and :data:`RESULTS_DIR` (``benchmarks/results/``, git-ignored);
+- paths: :data:`REPO_ROOT`, :data:`DATA_DIR` (the labelled data: ``$ANOMD_BENCH_DATA``, by
+  default ``../shared/data`` relative to the repository, never copied into it) and
+  :data:`RESULTS_DIR` (``benchmarks/results/``, git-ignored);
 - :func:`machine_info`: the facts a figure is meaningless without (CPU, cores, RAM, load,
   library versions, BLAS threads) — put it in every JSON you write;
 - timing: :func:`timed` (one call), :func:`median_time` (a few calls, fewer when slow),
@@ -43,7 +44,8 @@ from typing import Any, Self
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+#: Where the labelled benchmark data lives (ODDS, NAB); the one setting tests and benchmarks read.
+DATA_DIR = Path(os.environ.get("ANOMD_BENCH_DATA") or REPO_ROOT.parent / "shared" / "data")
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 

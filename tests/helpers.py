@@ -10,6 +10,8 @@ import numpy as np
 
 #: Set by .ci/run: every backend (torch, suod included) must be installed and really run.
 REQUIRE_ALL_BACKENDS = os.environ.get("ANOMD_TEST_REQUIRE_ALL_BACKENDS") == "1"
+#: Set by .ci/run: tests marked ``@pytest.mark.data(...)`` fail instead of skipping without the data.
+REQUIRE_DATA = os.environ.get("ANOMD_TEST_REQUIRE_DATA") == "1"
 
 #: Per-backend params that keep the slow backends quick on test-sized data.
 FAST_PARAMS: dict[str, dict[str, Any]] = {

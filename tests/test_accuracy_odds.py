@@ -31,6 +31,7 @@ def test_the_harness_covers_all_twelve_backends() -> None:
     assert set(BACKENDS) <= set(plugin_host().detectors)
 
 
+@pytest.mark.data("odds")
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dataset", list(DATASETS))
 def test_backend_finds_odds_anomalies_well_above_chance(backend: str, dataset: str) -> None:

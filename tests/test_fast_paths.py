@@ -221,6 +221,7 @@ def odds_auc(host, backend: str, dataset: str, trials: int, one_row: bool = Fals
     return float(np.mean(ours)), float(np.mean(theirs))
 
 
+@pytest.mark.data("odds")
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 def test_odds_roc_auc_stays_within_0_005_of_pyod(host, backend) -> None:
     """PyOD's protocol on cardio (1,831 rows; 3 of its 10 trials), PyOD scoring the test part
@@ -232,6 +233,7 @@ def test_odds_roc_auc_stays_within_0_005_of_pyod(host, backend) -> None:
     assert abs(ours - theirs) <= 0.005, (ours, theirs)
 
 
+@pytest.mark.data("odds")
 @pytest.mark.parametrize("backend", ECDF_BACKENDS)
 def test_odds_roc_auc_stays_close_to_pyods_one_row_scoring(host, backend) -> None:
     """The service's semantics is PyOD's one-row scoring, except that values already present

@@ -50,6 +50,21 @@ def nx() -> Path:
     return NX
 
 
+def test_the_lock_is_complete_so_npm_ci_installs_it_unchanged() -> None:
+    """``npm ci`` refuses a lock that misses an optional dependency of a locked package (nx's
+    native binary for other platforms), and ``npm install`` would then rewrite the tracked lock."""
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    packages = lock["packages"]
+    missing = [
+        f"{name} (optional dependency of {path})"
+        for path, entry in packages.items()
+        for name in entry.get("optionalDependencies", {})
+        if f"node_modules/{name}" not in packages
+    ]
+    assert not missing, f"package-lock.json is incomplete; run `npm install` and commit it: {missing}"
+    assert lock["packages"][""]["devDependencies"] == json.loads((ROOT / "package.json").read_text())["devDependencies"]
+
+
 def run_nx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(NX), *args],
