@@ -114,7 +114,7 @@ def measure(
     model, row["anomd_fit_s"] = timed(lambda: train(spec, X_train, name=name, contamination=0.1))
     filename = model_filename(name, backend)
     service.models.save(model, filename)
-    row["anomd_artifact_bytes"] = service.model_info(filename)["size_bytes"]
+    row["anomd_artifact_bytes"] = service.model_info(filename).size_bytes
     row["anomd_score_s"] = median_time(lambda: model.score_matrix(X_test))
     row["anomd_single"] = latency(
         lambda i: service.score([probe_lists[i % PROBE_ROWS]], model=name, backend=backend),

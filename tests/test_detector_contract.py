@@ -62,8 +62,8 @@ def assert_unavailable_is_refused(spec: DetectorSpec, host: PluginHost, tmp_path
     missing = spec.missing_dependencies()
     assert missing and spec.install_hint.strip()
     service = AnomalyService(load_settings(env={}, data_dir=str(tmp_path)), plugins=host)
-    row = next(r for r in service.backends() if r["backend"] == spec.id)
-    assert row["available"] is False and row["install_hint"] == spec.install_hint
+    row = next(r for r in service.backends() if r.backend == spec.id)
+    assert row.available is False and row.install_hint == spec.install_hint
     with pytest.raises(BackendUnavailable, match="not available") as caught:
         service.detector(spec.id)
     assert spec.install_hint in caught.value.detail and missing[0] in caught.value.detail

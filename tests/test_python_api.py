@@ -65,9 +65,9 @@ def test_service_round_trip(service, planted) -> None:
     _, scores = service.score(X, model="py", backend="isolation_forest")
     assert scores.is_anomaly[mask].all()
     listed = service.list_models()
-    assert [m["filename"] for m in listed] == ["py_isolation_forest.joblib"]
+    assert [m.filename for m in listed] == ["py_isolation_forest.joblib"]
     info = service.model_info("py_isolation_forest.joblib")
-    assert info["description"] == "from python" and info["content_hash"] == outcome.content_hash
+    assert info.description == "from python" and info.content_hash == outcome.content_hash
     with pytest.raises(Conflict):
         service.fit(X, model="py", backend="isolation_forest", overwrite=False)
     assert service.delete_model("py_isolation_forest.joblib")
@@ -86,9 +86,9 @@ def test_allow_list_and_backend_defaults(tmp_path, planted) -> None:
     assert outcome.model.info.params["n_estimators"] == 25
     override = service.fit(X, backend="isolation_forest", params={"n_estimators": 5})
     assert override.model.info.params["n_estimators"] == 5
-    rows = {b["backend"]: b for b in service.backends()}
-    assert rows["hbos"]["available"] is False and rows["hbos"]["enabled"] is False
-    assert rows["ecod"]["available"] is True
+    rows = {b.backend: b for b in service.backends()}
+    assert rows["hbos"].available is False and rows["hbos"].enabled is False
+    assert rows["ecod"].available is True
 
 
 def test_cblof_works_on_unclustered_and_clustered_data() -> None:

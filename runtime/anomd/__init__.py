@@ -13,7 +13,8 @@ Batch use without a server::
 Streaming::
 
     detector = anomd.StreamingAnomalyDetector("sensor-1", rolling_windows=[5, 10])
-    result = await detector.process({"temp": 45.0})   # or detector.process_sync(...)
+    result = detector.process({"temp": 45.0})   # score, then learn
+    detector.score_one(point); detector.learn_one(point)   # the two halves, River-style
 """
 
 from __future__ import annotations
@@ -65,14 +66,10 @@ def detect(data: Any, *, backend: str = "ecod", contamination: float = 0.1, **kw
         contamination: Expected share of anomalies; sets the threshold.
         **kwargs: ``normalization``, ``params``, ``schema``, ``threshold``.
     """
-    from anomd.errors import NotFound
+    from anomd.backend_catalog import resolve_backend
     from anomd.model import train
 
-    host = _default_plugins()
-    spec = host.detectors.get(backend)
-    if spec is None:
-        raise NotFound(f"unknown backend {backend!r}; available: {', '.join(host.detectors)}")
-    spec.require_available()
+    spec = resolve_backend(_default_plugins(), None, backend)
     threshold = kwargs.pop("threshold", None)
     fitted = train(spec, data, name="detect", contamination=contamination, **kwargs)
     return fitted.score(data, threshold=threshold)

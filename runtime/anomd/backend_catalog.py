@@ -9,57 +9,78 @@ would create a data folder and a signing key in whatever directory the user is i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from anomd.detectors import DetectorSpec
 from anomd.errors import BackendDisabled, NotFound
 from anomd.plugins import PluginHost
 from anomd.settings import Settings
 
+#: The backend used when neither the request nor the configuration names one.
+DEFAULT_BACKEND = "ecod"
 
-def backend_rows(host: PluginHost, settings: Settings) -> list[dict[str, Any]]:
-    """One row per registered detector, with the fields of ``GET /v1/ml/anomaly/backends``."""
+
+class BackendRow(msgspec.Struct, kw_only=True):
+    """One registered detector (``GET /v1/ml/anomaly/backends``, ``anomd backends``)."""
+
+    backend: str
+    name: str
+    description: str
+    category: str
+    speed: str
+    memory: str
+    best_for: str
+    parameters: Annotated[dict[str, Any], msgspec.Meta(description="JSON schema of the backend's params.")]
+    available: Annotated[bool, msgspec.Meta(description="Installed and enabled: requests may use it.")]
+    plugin: str
+    enabled: Annotated[bool, msgspec.Meta(description="Allowed by the operator's enabled_backends.")]
+    missing: Annotated[list[str], msgspec.Meta(
+        description="Optional dependencies that are not installed.",
+    )] | UnsetType = UNSET
+    install_hint: str | UnsetType = UNSET
+
+
+def backend_rows(host: PluginHost, settings: Settings) -> list[BackendRow]:
+    """One row per registered detector."""
     enabled = settings.enabled_backends
     rows = []
     for backend_id, entry in host.detectors.entries():
         spec = entry.item
         missing = spec.missing_dependencies()
         allowed = not enabled or backend_id in enabled
-        row: dict[str, Any] = {
-            "backend": backend_id,
-            "name": spec.name,
-            "description": spec.description,
-            "category": spec.category,
-            "speed": spec.speed,
-            "memory": spec.memory,
-            "best_for": spec.best_for,
-            "parameters": spec.params_schema(),
-            "available": not missing and allowed,
-            "plugin": entry.plugin,
-            "enabled": allowed,
-        }
-        if missing:
-            row["missing"] = missing
-            row["install_hint"] = spec.install_hint
-        rows.append(row)
+        rows.append(BackendRow(
+            backend=backend_id, name=spec.name, description=spec.description,
+            category=spec.category, speed=spec.speed, memory=spec.memory, best_for=spec.best_for,
+            parameters=spec.params_schema(), available=not missing and allowed,
+            plugin=entry.plugin, enabled=allowed,
+            missing=missing if missing else UNSET,
+            install_hint=spec.install_hint if missing else UNSET,
+        ))
     return rows
 
 
-def resolve_backend(host: PluginHost, settings: Settings, backend: str | None) -> DetectorSpec:
+def resolve_backend(host: PluginHost, settings: Settings | None, backend: str | None) -> DetectorSpec:
     """The spec for ``backend`` (default: the configured default), refusing it clearly.
+
+    The one place an unknown, disabled or unavailable backend is refused, for the server, the
+    Python API (``settings`` None: no operator allow-list, default ``ecod``) and the CLI.
 
     Raises:
         NotFound: No plugin registered that id.
         BackendDisabled: The configuration's ``enabled_backends`` leaves it out.
         BackendUnavailable: An optional dependency is missing (the message says what to install).
     """
-    backend = settings.default_backend if backend is None else backend  # "" is not "default"
+    if backend is None:  # "" is not "default"
+        backend = settings.default_backend if settings is not None else DEFAULT_BACKEND
     spec = host.detectors.get(backend)
     if spec is None:
         raise NotFound(
             f"unknown backend {backend!r}; available backends: {', '.join(host.detectors)}"
         )
-    enabled = settings.enabled_backends
+    enabled = settings.enabled_backends if settings is not None else ()
     if enabled and backend not in enabled:
         raise BackendDisabled(
             f"backend {backend!r} is disabled by the configuration; enabled: {', '.join(enabled)}"

@@ -43,6 +43,17 @@ class ModelInfo(msgspec.Struct, kw_only=True):
     library_versions: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+class ModelDetails(ModelInfo, kw_only=True, tag_field="object", tag="model"):
+    """A stored model's manifest and where it is (``GET /models/{filename}``), read without
+    unpickling the model."""
+
+    filename: str
+    size_bytes: int
+    content_hash: str
+    format_version: int
+    saved_path: str
+
+
 @dataclass(frozen=True, slots=True)
 class Scores:
     """Scores of a batch of rows against one model."""

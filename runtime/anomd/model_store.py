@@ -11,13 +11,32 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from anomd.artifacts import HEADER_PROBE, ArtifactCodec, Manifest
 from anomd.errors import AnomdError, ArtifactRejected, NotFound, StorageUnavailable, TooLarge
 from anomd.model import FittedModel
 from anomd.names import MODELS_PREFIX, SUFFIX, model_key
 from anomd.storage import ObjectInfo, Storage
+
+
+class ModelRow(msgspec.Struct, kw_only=True):
+    """One stored model in a listing (``GET /models``); an unreadable artifact has ``error``."""
+
+    name: str | None
+    backend: str | None
+    filename: str
+    size_bytes: int
+    created: str | None
+    description: str | None | UnsetType = UNSET
+    samples_fitted: int | UnsetType = UNSET
+    input_dim: int | UnsetType = UNSET
+    error: Annotated[str, msgspec.Meta(
+        description="Why the artifact could not be read (the other fields are then null).",
+    )] | UnsetType = UNSET
 
 
 @contextmanager
@@ -137,7 +156,7 @@ class ModelStore:
         check_belongs(manifest, filename)
         return manifest, info
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> list[ModelRow]:
         """Summaries of every stored model; unreadable artifacts are listed with an error."""
         with storage_errors("listing models"):
             objects = [o for o in self.storage.list(MODELS_PREFIX) if o.key.endswith(SUFFIX)]
@@ -149,15 +168,15 @@ class ModelStore:
             except NotFound:
                 continue  # deleted between list and read
             except AnomdError as exc:
-                rows.append({"name": None, "backend": None, "filename": filename,
-                             "size_bytes": obj.size, "created": None, "error": exc.detail})
+                rows.append(ModelRow(name=None, backend=None, filename=filename, size_bytes=obj.size,
+                                     created=None, error=exc.detail))
                 continue
             info = manifest.info
-            rows.append({
-                "name": info.name, "backend": info.backend, "filename": filename,
-                "size_bytes": obj.size, "created": info.created, "description": info.description,
-                "samples_fitted": info.samples_fitted, "input_dim": info.input_dim,
-            })
+            rows.append(ModelRow(
+                name=info.name, backend=info.backend, filename=filename, size_bytes=obj.size,
+                created=info.created, description=info.description,
+                samples_fitted=info.samples_fitted, input_dim=info.input_dim,
+            ))
         return rows
 
     def delete(self, filename: str) -> bool:

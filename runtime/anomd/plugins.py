@@ -11,7 +11,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pluggy
 from importlib_metadata import EntryPoint, entry_points
@@ -42,7 +42,7 @@ class PluginRecord:
     module: str
     distribution: str | None
     version: str | None
-    status: str  # "loaded", "failed" or "blocked"
+    status: Literal["loaded", "failed", "blocked"]
     error: str | None = None
     provides: list[str] = field(default_factory=list)
 

@@ -12,17 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from anomd.artifacts import ArtifactCodec
-from anomd.backend_catalog import backend_rows, params_for, resolve_backend
+from anomd.backend_catalog import BackendRow, backend_rows, params_for, resolve_backend
 from anomd.detectors import DetectorSpec
 from anomd.encoding import Row
 from anomd.errors import AnomdError, Conflict, InvalidInput, NotFound, TooLarge
 from anomd.metrics import ServiceMetrics
-from anomd.model import FittedModel, Scores, train
+from anomd.model import FittedModel, ModelDetails, Scores, train
 from anomd.model_locks import ModelLocks
-from anomd.model_store import ModelStore
+from anomd.model_store import ModelRow, ModelStore
 from anomd.names import check_filename, check_name, check_new_name, model_filename
 from anomd.plugins import PluginHost
 from anomd.settings import Settings, load_settings
@@ -78,7 +79,7 @@ class AnomalyService:
         """The spec for ``backend``, refusing unknown, disabled and unavailable ones clearly."""
         return resolve_backend(self.plugins, self.settings, backend)
 
-    def backends(self) -> list[dict[str, Any]]:
+    def backends(self) -> list[BackendRow]:
         return backend_rows(self.plugins, self.settings)
 
     def _params(self, backend: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -195,17 +196,16 @@ class AnomalyService:
         """Warms a model into memory (optional before scoring)."""
         return self.get_model(model, backend)
 
-    def list_models(self) -> list[dict[str, Any]]:
+    def list_models(self) -> list[ModelRow]:
         return self.models.list()
 
-    def model_info(self, filename: str) -> dict[str, Any]:
+    def model_info(self, filename: str) -> ModelDetails:
         manifest, obj = self.models.manifest(check_filename(filename))
-        info = {f: getattr(manifest.info, f) for f in manifest.info.__struct_fields__}
-        return {
-            "object": "model", "filename": filename, **info, "size_bytes": obj.size,
-            "content_hash": manifest.content_hash, "format_version": manifest.format_version,
-            "saved_path": self.models.location(filename),
-        }
+        return ModelDetails(
+            **msgspec.structs.asdict(manifest.info), filename=filename, size_bytes=obj.size,
+            content_hash=manifest.content_hash, format_version=manifest.format_version,
+            saved_path=self.models.location(filename),
+        )
 
     def delete_model(self, filename: str) -> bool:
         with self.locks.writing(check_filename(filename)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from anomd.commands.common import (
     add_command,
@@ -12,6 +13,9 @@ from anomd.commands.common import (
     settings_from,
 )
 from anomd.commands.tables import render_table
+
+if TYPE_CHECKING:
+    from anomd.backend_catalog import BackendRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,21 +47,18 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    table = [
-        (r["backend"], r["name"], r["category"], r["speed"], _availability(r), r["plugin"])
-        for r in rows
-    ]
+    table = [(r.backend, r.name, r.category, r.speed, _availability(r), r.plugin) for r in rows]
     print(render_table(("ID", "NAME", "CATEGORY", "SPEED", "AVAILABLE", "PLUGIN"), table))
-    hints = [f"  {r['backend']}: {r['install_hint']}" for r in rows if r.get("missing")]
+    hints = [f"  {r.backend}: {r.install_hint}" for r in rows if r.missing]
     if hints:
         print("\nTo make unavailable backends available:")
         print("\n".join(hints))
     return 0
 
 
-def _availability(row: dict) -> str:
-    if row["available"]:
+def _availability(row: BackendRow) -> str:
+    if row.available:
         return "yes"
-    if not row["enabled"]:
+    if not row.enabled:
         return "no (disabled by configuration)"
-    return f"no (missing {', '.join(row['missing'])})"
+    return f"no (missing {', '.join(row.missing)})"  # type: ignore[arg-type]

@@ -81,8 +81,10 @@ def plugin_host(settings: Settings, *, strict: bool | None = None):  # -> Plugin
 
 
 def print_json(value: Any) -> None:
-    """Pretty JSON on stdout, for scripts (``--json`` flags)."""
-    json.dump(value, sys.stdout, indent=2, default=str)
+    """Pretty JSON on stdout, for scripts (``--json`` flags); Structs as the HTTP API shows them."""
+    import msgspec
+
+    json.dump(msgspec.to_builtins(value), sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
 
 

@@ -87,12 +87,12 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     rows = [
         (
-            m["filename"],
-            m.get("name") or "?",
-            m.get("backend") or "?",
-            m.get("samples_fitted", ""),
-            human_bytes(m.get("size_bytes")),
-            m.get("created") or m.get("error", ""),
+            m.filename,
+            m.name or "?",
+            m.backend or "?",
+            m.samples_fitted or "",
+            human_bytes(m.size_bytes),
+            m.created or m.error or "",
         )
         for m in models
     ]

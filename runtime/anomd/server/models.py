@@ -12,7 +12,6 @@ from anomd.server.openapi_body import operation
 from anomd.server.schemas import (
     FILENAME_PATTERN,
     DeleteResponse,
-    ListResponse,
     ModelInfoResponse,
     ModelListResponse,
 )
@@ -34,15 +33,15 @@ class ModelsController(Controller):
     tags: ClassVar[list[str]] = ["models"]
 
     @get("/", summary="List stored models", operation_class=operation(503, reply=ModelListResponse))
-    async def list_models(self, app_state: AppStateDep) -> ListResponse:
+    async def list_models(self, app_state: AppStateDep) -> ModelListResponse:
         rows = await app_state.workers.run(app_state.service.list_models)
-        return ListResponse(data=rows, total=len(rows))
+        return ModelListResponse(data=rows, total=len(rows))
 
     @get("/{filename:str}", summary="Everything known about one model (manifest only, never unpickled)",
          operation_class=operation(
              _NO_MODEL, (409, "The artifact's manifest failed its integrity check."),
              _BAD_FILENAME, 503, reply=ModelInfoResponse))
-    async def model_info(self, filename: Filename, app_state: AppStateDep) -> dict:
+    async def model_info(self, filename: Filename, app_state: AppStateDep) -> ModelInfoResponse:
         return await app_state.workers.run(app_state.service.model_info, filename)
 
     @delete("/{filename:str}", status_code=200, summary="Delete a model from storage and memory",

@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP API (see docs/api.md and API.md).
+"""Request and response bodies of the HTTP API (see docs/api.md).
 
 Field names are the public contract; existing clients read them, so they are not ours to
 rename. Requests are decoded strictly (a string where a number belongs is an error, not a
@@ -17,6 +17,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
+
+from anomd.backend_catalog import BackendRow
+from anomd.model import ModelDetails
+from anomd.model_store import ModelRow
+from anomd.plugins import PluginRecord
 
 #: Model and stream names (``anomd.names.check_name``): allowed characters, not only dots.
 NAME_PATTERN = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
@@ -173,12 +178,6 @@ class LoadResponse(msgspec.Struct, kw_only=True):
     status: str = "loaded"
 
 
-class ListResponse(msgspec.Struct, kw_only=True):
-    object: str = "list"
-    data: list[dict[str, Any]]
-    total: int
-
-
 class DeleteResponse(msgspec.Struct, kw_only=True):
     object: str = "delete_result"
     filename: str
@@ -194,27 +193,9 @@ class Problem(msgspec.Struct, kw_only=True):
     detail: str
 
 
-# -- replies built as dicts by the service ----------------------------------------------------
-# The routes below return dicts assembled elsewhere (the model store, the plugin host), so
-# Litestar cannot describe them; these Structs are their published schemas (see
-# ``openapi_body.operation(reply=...)``). Fields may be added in later versions, which is why
-# none of them forbids unknown fields.
-
-
-class ModelRow(msgspec.Struct, kw_only=True):
-    """One stored model in ``GET /models``; an unreadable artifact is listed with ``error``."""
-
-    name: str | None
-    backend: str | None
-    filename: str
-    size_bytes: int
-    created: str | None
-    description: str | None | UnsetType = UNSET
-    samples_fitted: int | UnsetType = UNSET
-    input_dim: int | UnsetType = UNSET
-    error: Annotated[str, msgspec.Meta(
-        description="Why the artifact could not be read (the other fields are then null).",
-    )] | UnsetType = UNSET
+# -- replies made of the domain's own types --------------------------------------------------
+# The rows come typed from the model store, the backend catalogue and the plugin host; these
+# wrap them. Fields may be added in later versions, which is why none forbids unknown fields.
 
 
 class ModelListResponse(msgspec.Struct, kw_only=True):
@@ -223,51 +204,8 @@ class ModelListResponse(msgspec.Struct, kw_only=True):
     total: int
 
 
-class ModelInfoResponse(msgspec.Struct, kw_only=True):
-    """Everything the signed manifest of one model says, read without unpickling the model."""
-
-    object: str = "model"
-    filename: str
-    name: str
-    backend: str
-    params: dict[str, Any]
-    contamination: float
-    normalization: str
-    threshold: float
-    raw_threshold: float
-    input_dim: int
-    feature_names: list[str]
-    samples_fitted: int
-    training_time_ms: float
-    created: str
-    description: str | None
-    encoder: dict[str, Any] | None
-    plugin: str | None
-    library_versions: dict[str, str]
-    size_bytes: int
-    content_hash: str
-    format_version: int
-    saved_path: str
-
-
-class BackendRow(msgspec.Struct, kw_only=True):
-    """One registered detector in ``GET /backends``."""
-
-    backend: str
-    name: str
-    description: str
-    category: str
-    speed: str
-    memory: str
-    best_for: str
-    parameters: Annotated[dict[str, Any], msgspec.Meta(description="JSON schema of the backend's params.")]
-    available: Annotated[bool, msgspec.Meta(description="Installed and enabled: requests may use it.")]
-    plugin: str
-    enabled: Annotated[bool, msgspec.Meta(description="Allowed by the operator's enabled_backends.")]
-    missing: Annotated[list[str], msgspec.Meta(
-        description="Optional dependencies that are not installed.",
-    )] | UnsetType = UNSET
-    install_hint: str | UnsetType = UNSET
+#: ``GET /models/{filename}`` replies with the domain's own type.
+ModelInfoResponse = ModelDetails
 
 
 class BackendListResponse(msgspec.Struct, kw_only=True):
@@ -276,22 +214,21 @@ class BackendListResponse(msgspec.Struct, kw_only=True):
     total: int
 
 
-class PluginRow(msgspec.Struct, kw_only=True):
-    """What happened to one plugin at start-up."""
-
-    name: str
-    module: str
-    distribution: str | None
-    version: str | None
-    status: Literal["loaded", "failed", "blocked"]
-    error: str | None
-    provides: list[str]
-
-
 class PluginListResponse(msgspec.Struct, kw_only=True):
     object: str = "list"
-    data: list[PluginRow]
+    data: list[PluginRecord]
     total: int
+
+
+class IndexResponse(msgspec.Struct, kw_only=True):
+    """``GET /``: what this server is and where to go next."""
+
+    name: str = "anomd"
+    version: str
+    docs: Annotated[str, msgspec.Meta(description="Interactive API documentation.")] = "/schema"
+    openapi: str = "/schema/openapi.json"
+    health: str = "/health"
+    api: Annotated[str, msgspec.Meta(description="Prefix of every anomaly-detection route.")] = "/v1/ml/anomaly"
 
 
 class HealthResponse(msgspec.Struct, kw_only=True):
