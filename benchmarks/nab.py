@@ -61,7 +61,7 @@ def stream_scores(values: np.ndarray, config: dict[str, Any]) -> tuple[np.ndarra
     from anomd.streaming import InlineExecutor, StreamingAnomalyDetector
 
     detector = StreamingAnomalyDetector("nab", executor=InlineExecutor(), **config)
-    outcome = detector.ingest([{"value": v} for v in values.tolist()])
+    outcome = detector.process_many([{"value": v} for v in values.tolist()])
     return np.where(outcome.scored, outcome.raw, 0.0), np.where(outcome.scored, outcome.score, 0.0)
 
 

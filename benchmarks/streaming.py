@@ -8,9 +8,11 @@ Setup everywhere unless stated: backend ``ecod``, 3 features, ``window_size=1000
 
 Sections:
 
-1. In-process ``await detector.process(point)``, one point at a time, with retrains running
-   in a thread pool and in a process pool: points/s, tick p50/p99, and p99 of the ticks taken
-   while a retrain was in flight.
+1. In-process ``detector.process(point)``, one point at a time, with retrains running in a
+   thread pool and in a process pool: points/s, tick p50/p99, p99 of the ticks taken while a
+   retrain was in flight, and the ticks at which a retrain landed (each retrain lands exactly
+   ``retrain_lag`` points after it started, waiting there if the fit is not done: the price of
+   deterministic replays).
 2. A burst of 10,000 points in one ``process_batch`` call: points/s, retrains started, and
    the most retrains of the detector in flight at once (measured by counting submissions).
 3. Quality: 20,000 stationary points with contamination 0.05 (flagged share), with a 6-sigma
@@ -23,7 +25,6 @@ Sections:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
 import os
@@ -91,17 +92,22 @@ class CountingExecutor(Executor):
 # -- 1. per-point throughput and tick latency ---------------------------------------------------
 
 
-async def _feed(detector: Any, points: list[dict[str, float]]) -> tuple[float, np.ndarray, np.ndarray]:
-    lat = np.empty(len(points))
-    retraining = np.zeros(len(points), dtype=bool)
+def _feed(detector: Any, points: list[dict[str, float]]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """Elapsed seconds, each tick's latency, whether a retrain was in flight after it, and the
+    model version after it (a change marks the tick at which a retrain landed)."""
+    n = len(points)
+    lat, version = np.empty(n), np.empty(n, dtype=np.int64)
+    retraining = np.zeros(n, dtype=bool)
     clock = time.perf_counter
+    process = detector.process
     started = clock()
     for i, point in enumerate(points):
         t0 = clock()
-        result = await detector.process(point)
+        result = process(point)
         lat[i] = clock() - t0
         retraining[i] = result.status == "retraining"
-    return clock() - started, lat, retraining
+        version[i] = detector.model_version
+    return clock() - started, lat, retraining, version
 
 
 def per_point(executors: dict[str, Executor], n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -120,9 +126,12 @@ def per_point(executors: dict[str, Executor], n: int, seed: int = 0) -> list[dic
                 time.sleep(0.01)
             before = detector.get_stats()["retrains_completed"]
             gc.collect()
-            elapsed, lat, retraining = asyncio.run(_feed(detector, timed_points))
+            version_before = detector.model_version
+            elapsed, lat, retraining, versions = _feed(detector, timed_points)
             stats = detector.get_stats()
             during = lat[retraining] * 1000 if retraining.any() else np.array([np.nan])
+            landed = np.diff(np.concatenate(([version_before], versions))) > 0
+            landing = lat[landed] * 1000 if landed.any() else np.array([np.nan])
             rows.append({
                 "features": label, "retrains_in": mode, "points": n,
                 "points_per_s": n / elapsed,
@@ -131,6 +140,10 @@ def per_point(executors: dict[str, Executor], n: int, seed: int = 0) -> list[dic
                 "retraining_ticks": int(retraining.sum()),
                 "retraining_p99_ms": float(np.percentile(during, 99)),
                 "retraining_max_ms": float(np.max(during)),
+                "landing_ticks": int(landed.sum()),
+                "landing_p50_ms": float(np.percentile(landing, 50)),
+                "landing_max_ms": float(np.max(landing)),
+                "tick_max_ms": float(np.max(lat) * 1000),
                 "retrains_landed": stats["retrains_completed"] - before,
                 "model_version": stats["model_version"],
                 "flagged_share": float(stats["anomaly_rate"]),
@@ -192,7 +205,7 @@ def quality(n: int = 20_000, every: int = 500, seed: int = 2) -> list[dict[str, 
             detector = StreamingAnomalyDetector(
                 "bench-quality", contamination=0.05, executor=InlineExecutor(), **extra
             )
-            out = detector.ingest(points_of(data))
+            out = detector.process_many(points_of(data))
             normal = out.scored.copy()
             normal[spikes] = False
             row = {
@@ -230,7 +243,7 @@ def memory(count: int = 1000, window: int = 1000) -> dict[str, Any]:
     rng = np.random.default_rng(3)
     X = points_of(rng.normal(size=(window, 3)))
     executor = InlineExecutor()
-    StreamingAnomalyDetector("warm", executor=executor, min_samples=window, window_size=window).ingest(X)
+    StreamingAnomalyDetector("warm", executor=executor, min_samples=window, window_size=window).process_many(X)
     gc.collect()
     rss_before = _rss_bytes()
     tracemalloc.start()
@@ -240,7 +253,7 @@ def memory(count: int = 1000, window: int = 1000) -> dict[str, Any]:
         detector = StreamingAnomalyDetector(
             f"m{i}", executor=executor, min_samples=window, window_size=window,
         )
-        detector.ingest(X)  # a full window and a model fitted on all of it
+        detector.process_many(X)  # a full window and a model fitted on all of it
         detectors.append(detector)
     elapsed = time.perf_counter() - started
     gc.collect()
@@ -319,11 +332,12 @@ def http(seconds: float, mode: str) -> list[dict[str, Any]]:
             script = Path(data_dir) / "point.lua"
             script.write_text(_WRK_SCRIPT)
             out = subprocess.run(
-                [wrk, "-t1", "-c4", f"-d{int(seconds)}s", "-s", str(script), server.url],
+                [wrk, "-t1", "-c4", f"-d{int(seconds)}s", "--latency", "-s", str(script), server.url],
                 capture_output=True, text=True, check=True,
             ).stdout
             rps = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
             non_2xx = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line)
+            latency_ms = {p: _wrk_ms(out, p) for p in ("50%", "99%")}
             tool = "wrk -t1 -c4"
         else:
             bodies = [
@@ -331,10 +345,12 @@ def http(seconds: float, mode: str) -> list[dict[str, Any]]:
                 for p in points_of(rng.normal(size=(5000, 3)))
             ]
             rps, non_2xx = _python_load(server.url, bodies, threads=4, seconds=seconds)
+            latency_ms = {"50%": float("nan"), "99%": float("nan")}
             tool = "4 Python keep-alive threads"
         stats = json.loads(_get(server.api + "/stream/http-single"))
         rows.append({"test": "single-point POST /stream", "retrains_in": mode, "tool": tool, "requests_per_s": rps,
-                     "points_per_s": rps, "errors": non_2xx, "model_version": stats["model_version"]})
+                     "points_per_s": rps, "errors": non_2xx, "model_version": stats["model_version"],
+                     "p50_ms": latency_ms["50%"], "p99_ms": latency_ms["99%"]})
         bursts = [
             json.dumps({"model_id": "http-burst", "data": points_of(rng.normal(size=(1000, 3)))}).encode()
             for _ in range(20)
@@ -344,11 +360,23 @@ def http(seconds: float, mode: str) -> list[dict[str, Any]]:
         stats = json.loads(_get(server.api + "/stream/http-burst"))
         rows.append({"test": "1,000-point bursts", "retrains_in": mode, "tool": "2 Python keep-alive threads",
                      "requests_per_s": rps, "points_per_s": rps * 1000, "errors": errors,
-                     "model_version": stats["model_version"]})
+                     "model_version": stats["model_version"], "p50_ms": float("nan"), "p99_ms": float("nan")})
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
     return rows
+
+
+def _wrk_ms(report: str, percentile: str) -> float:
+    """A latency percentile from wrk's ``--latency`` distribution, in milliseconds."""
+    for line in report.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == percentile:
+            value = parts[1]
+            for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+                if value.endswith(unit):
+                    return float(value[: -len(unit)]) * scale
+    return float("nan")
 
 
 def _get(url: str) -> bytes:
@@ -437,9 +465,10 @@ def main(argv: list[str]) -> int:
         results["http"] = h
         print_table(
             "5. HTTP, one server process on 127.0.0.1 (warm-up done; 1 retrain worker)",
-            ["test", "retrains in", "load generator", "requests/s", "points/s", "errors", "model_version at end"],
+            ["test", "retrains in", "load generator", "requests/s", "points/s", "latency p50", "latency p99",
+             "errors", "model_version at end"],
             [[r["test"], r["retrains_in"], r["tool"], f"{r['requests_per_s']:,.0f}", f"{r['points_per_s']:,.0f}",
-              r["errors"], r["model_version"]] for r in h],
+              f"{r['p50_ms']:.2f} ms", f"{r['p99_ms']:.2f} ms", r["errors"], r["model_version"]] for r in h],
             note="targets: single-point >= 1,500 requests/s; bursts >= 50,000 points/s",
         )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import numpy as np
 from helpers import ok
 from storage_backends import StorageBackend
@@ -257,18 +258,18 @@ def check_stored_checkpoints(store: Any, streams: list[Stream]) -> dict[str, dic
     for key in keys:
         stream = by_id[checkpoint.model_id_of(key)]  # type: ignore[index]
         header, state = checkpoint.decode(codec, store.get(key), stream.model_id)
-        total = state["total"]
+        total = state.total
         assert total in stream.states, (stream.model_id, total, sorted(stream.states))
         version, threshold = stream.states[total]
         if version is not None:
-            assert (state["version"], header.stats["threshold"]) == (version, threshold)
+            assert (state.version, header.stats.threshold) == (version, threshold)
         window = stream.config.get("window_size", 1000)
-        rows = np.asarray(state["rows"])
+        rows = np.asarray(state.rows)
         assert min(total, window) <= len(rows) <= total, (stream.model_id, len(rows), total)
         assert np.array_equal(rows, stream.data[total - len(rows) : total]), stream.model_id
-        assert header.stats["total_processed"] == total
-        assert header.stats["samples_collected"] == min(total, window)
-        restored[stream.model_id] = header.stats
+        assert header.stats.total_processed == total
+        assert header.stats.samples_collected == min(total, window)
+        restored[stream.model_id] = msgspec.to_builtins(header.stats)
     deleted = {s.model_id for s in streams if s.deletion == "done"}
     assert not deleted & set(restored), "a deleted stream's checkpoint came back"
     return restored
@@ -292,9 +293,11 @@ def check_resumes(api: httpx.Client, stream: Stream, saved: dict[str, Any] | Non
     # The creation fields are sent again: a restored stream must have kept its configuration.
     body = ok(api.post("/stream", json={"model_id": stream.model_id, **stream.config,
                                         "data": stream.points(total, total + 1)}))
-    # Scored on the restored model; a stream one point short of its cold start fits now.
+    # Scored on the restored model; a stream one point short of its cold start fits now, and a
+    # retrain the checkpoint carried lands right after its scheduled point.
     fits_now = saved["model_version"] == 0 and saved["samples_until_ready"] == 1
-    assert body["model_version"] == saved["model_version"] + fits_now
+    lands_now = saved["next_landing_at"] == total + 1
+    assert body["model_version"] == saved["model_version"] + fits_now + lands_now
     assert (body["results"][0]["score"] is not None) == (body["model_version"] > 0)
     after = ok(api.get(f"/stream/{stream.model_id}"))
     assert (after["live"], after["total_processed"]) == (True, total + 1)

@@ -68,12 +68,8 @@ def test_point_by_point_equals_batch() -> None:
               "include_lags": True, "lag_periods": [1, 4], "transforms": [{"transform": "diff"}]}
     one = StreamingAnomalyDetector("one", executor=InlineExecutor(), **config)
     many = StreamingAnomalyDetector("many", executor=InlineExecutor(), **config)
-
-    async def feed() -> list:
-        return [await one.process(p) for p in data]
-
-    singles = asyncio.run(feed())
-    batched = many.process_batch_sync(data[:333]) + many.process_batch_sync(data[333:])
+    singles = [one.process(p) for p in data]
+    batched = many.process_batch(data[:333]) + many.process_batch(data[333:])
     assert [r.model_version for r in singles] == [r.model_version for r in batched]
     assert singles[-1].model_version > 10
     for s, b in zip(singles, batched):
@@ -239,8 +235,8 @@ def test_learned_threshold_keeps_flagged_share_near_contamination_and_flags_spik
     X = rng.normal(size=(6000, 3))
     spikes = np.arange(499, 6000, 500)
     X[spikes, rng.integers(0, 3, spikes.size)] = 6.0 * rng.choice([-1.0, 1.0], spikes.size)
-    detector = StreamingAnomalyDetector("quality", contamination=0.05, executor=InlineExecutor())
-    out = detector.ingest([{"a": r[0], "b": r[1], "c": r[2]} for r in X.tolist()])
+    detector = StreamingAnomalyDetector("quality", contamination=0.05, retrain_lag=0)
+    out = detector.process_many([{"a": r[0], "b": r[1], "c": r[2]} for r in X.tolist()])
     normal = out.scored.copy()
     normal[spikes] = False
     assert 0.025 <= out.flag[normal].mean() <= 0.075
@@ -350,18 +346,207 @@ def test_retrains_in_worker_processes_land() -> None:
         pool.shutdown()
 
 
-def test_try_process_now_never_waits_and_never_fits() -> None:
-    detector = StreamingAnomalyDetector("now", min_samples=20, executor=InlineExecutor())
-    data = points(60, seed=12)
-    assert detector.try_process_now(data[0]) is None  # collecting: a fit may be due
-    detector.process_batch_sync(data[:30])
-    restored = StreamingAnomalyDetector("now", min_samples=20, executor=InlineExecutor())
-    restored.restore_state(detector.checkpoint_state())
-    assert restored.try_process_now(data[30]) is None  # its scoring speed is not known yet
-    result = detector.try_process_now(data[30])
-    assert result is not None and result.score is not None
-    with detector._lock:  # another thread busy with the detector
-        assert detector.try_process_now(data[31]) is None
-    assert detector.try_process_now(data[32], budget_s=0.0) is None  # over budget
-    assert detector.get_stats()["total_processed"] == 31
-    assert restored.get_stats()["total_processed"] == 30
+# -- the River-style core: score_one, learn_one, process ------------------------------------------
+
+
+def test_score_one_changes_nothing_and_scores_as_process_would() -> None:
+    detector = StreamingAnomalyDetector("pure", min_samples=20, retrain_interval=15, rolling_windows=[3],
+                                        executor=InlineExecutor())
+    data = points(100, seed=21)
+    assert detector.score_one(data[0]).score is None and detector.columns is None  # nothing fixed
+    detector.process_batch(data[:60])
+    before = detector.get_stats()
+    probe = detector.score_one(data[60])
+    again = detector.score_one(data[60])
+    assert detector.get_stats() == before
+    assert probe == again and probe.score is not None
+    twin = StreamingAnomalyDetector("twin", min_samples=20, retrain_interval=15, rolling_windows=[3],
+                                    executor=InlineExecutor())
+    twin.process_batch(data[:60])
+    processed = twin.process(data[60])
+    assert (processed.score, processed.raw_score, processed.is_anomaly, processed.model_version) == (
+        probe.score, probe.raw_score, probe.is_anomaly, probe.model_version)
+    with pytest.raises(InvalidInput, match="missing key"):
+        detector.score_one({"a": 1.0})
+
+
+def test_learn_one_alone_works_from_cold_start() -> None:
+    detector = StreamingAnomalyDetector("learner", min_samples=25, retrain_interval=20, retrain_lag=5,
+                                        executor=InlineExecutor())
+    data = points(200, seed=22)
+    for i, point in enumerate(data):
+        detector.learn_one(point)
+        if i == 23:
+            assert detector.model_version == 0 and detector.status is DetectorStatus.COLLECTING
+        if i == 24:
+            assert detector.model_version == 1  # the 25th point completes the cold start
+    stats = detector.get_stats()
+    # Retrains start after points 45, 65, ... (every 20 learned) and land 5 points later.
+    assert stats["retrains_started"] == (200 - 25) // 20
+    assert stats["model_version"] == 1 + (200 - 25 - 5) // 20
+    assert stats["points_scored"] == 0 and stats["total_processed"] == 200
+    assert detector.score_one(points(1, seed=23)[0]).score is not None
+
+
+def test_process_is_score_one_then_learn_one() -> None:
+    config = {"min_samples": 30, "retrain_interval": 25, "retrain_lag": 7, "transforms": [{"transform": "diff"}]}
+    data = points(400, seed=24)
+    whole = StreamingAnomalyDetector("whole", executor=InlineExecutor(), **config)
+    halves = StreamingAnomalyDetector("halves", executor=InlineExecutor(), **config)
+    for point in data:
+        combined = whole.process(point)
+        if halves.model_version == 0:
+            halves.learn_one(point)  # cold start: learned, then scored on the model it completed
+            if halves.model_version:
+                assert combined.score is not None
+            continue
+        scored = halves.score_one(point)
+        halves.learn_one(point)
+        assert (scored.score, scored.is_anomaly, scored.model_version) == (
+            combined.score, combined.is_anomaly, combined.model_version)
+    assert whole.model_version == halves.model_version > 10
+
+
+def test_results_can_still_be_awaited_as_in_anomd_0_1() -> None:
+    detector = StreamingAnomalyDetector("await", min_samples=10, executor=InlineExecutor())
+    data = points(30, seed=25)
+
+    async def main() -> tuple:
+        batch = await detector.process_batch(data[:20])
+        one = await detector.process(data[20])
+        return batch, one
+
+    batch, one = asyncio.run(main())
+    assert len(batch) == 20 and batch[-1].model_version == 1 and one.score is not None
+
+
+# -- settings as attributes -----------------------------------------------------------------------
+
+
+def test_every_setting_is_a_read_only_attribute_under_its_constructor_name() -> None:
+    import inspect
+
+    wiring = {"plugins", "spec", "executor", "default_params"}
+    names = [n for n in inspect.signature(StreamingAnomalyDetector).parameters if n not in wiring]
+    values = {
+        "model_id": "attrs", "backend": "knn", "min_samples": 30, "retrain_interval": 40,
+        "window_size": 300, "rolling_windows": [4], "include_lags": True, "lag_periods": [2],
+        "contamination": 0.05, "threshold": 0.9, "params": {"n_neighbors": 7}, "retrain_lag": 3,
+        "transforms": [{"transform": "diff", "periods": [1]}],
+    }
+    assert set(names) == set(values), "a new constructor argument needs a read-only attribute"
+    detector = StreamingAnomalyDetector(**values)
+    stats = detector.get_stats()
+    for name, value in values.items():
+        assert getattr(detector, name) == value, name
+        shown = stats["model_id"] if name == "model_id" else stats["config"][name]
+        assert shown == value, name
+        with pytest.raises(AttributeError, match="fixed when a detector is created|has no setter"):
+            setattr(detector, name, value)
+    detector.params["n_neighbors"] = 1  # a copy: the detector's settings cannot be changed this way
+    assert detector.params == {"n_neighbors": 7}
+    defaults = StreamingAnomalyDetector("defaults")
+    assert (defaults.backend, defaults.window_size, defaults.retrain_lag, defaults.threshold) == ("ecod", 1000, None, None)
+    assert defaults.get_stats()["retrain_lag"] == defaults.retrain_interval == 100
+
+
+# -- deterministic landing and replay -------------------------------------------------------------
+
+
+class SlowPool(ThreadPoolExecutor):
+    """Worker threads whose fits take at least ``delay`` seconds (a loaded machine)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(max_workers=2)
+        self.delay = delay
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        def slow():
+            time.sleep(self.delay)
+            return fn(*args, **kwargs)
+
+        return super().submit(slow)
+
+
+@pytest.mark.parametrize("lag", [0, 1, 13, 40, 95])
+def test_a_retrain_lands_exactly_retrain_lag_points_after_it_starts(lag: int) -> None:
+    pool = SlowPool(0.02)
+    try:
+        detector = StreamingAnomalyDetector("lands", min_samples=30, retrain_interval=40, retrain_lag=lag,
+                                            executor=pool)
+        versions = [detector.process(p).model_version for p in points(400, seed=26)]
+    finally:
+        pool.shutdown()
+    changes = [i for i in range(1, len(versions)) if versions[i] != versions[i - 1]]
+    # Cold fit at point index 29 (the 30th point); a retrain starts after every 40th point
+    # learned since the last start, or at once when the previous one lands late (lag > 40).
+    expected, start = [29], 29 + 40
+    while start + lag + 1 < 400:
+        expected.append(start + lag + 1)  # the first point scored by the new model
+        start = start + max(40, lag)
+    assert changes == expected
+
+
+def replay(executor, data, **config) -> tuple[np.ndarray, ...]:
+    detector = StreamingAnomalyDetector("replay", executor=executor, **config)
+    out = detector.process_many(data)
+    return out.raw, out.score, out.flag, out.version
+
+
+@pytest.mark.parametrize("config", [{}, {"rolling_windows": [5], "retrain_interval": 30, "retrain_lag": 12}])
+def test_replays_are_identical_whatever_runs_the_retrains(config) -> None:
+    data = points(2000, seed=27)
+    reference = replay(InlineExecutor(), data, **config)
+    pools = [ThreadPoolExecutor(1), SlowPool(0.02)]
+    try:
+        for pool in pools:
+            for _ in range(2):
+                for got, want in zip(replay(pool, data, **config), reference):
+                    np.testing.assert_array_equal(got, want)
+    finally:
+        for pool in pools:
+            pool.shutdown()
+    one_by_one = StreamingAnomalyDetector("loop", executor=SlowPool(0.01), **config)
+    versions = [one_by_one.process(p).model_version for p in data]
+    np.testing.assert_array_equal(versions, reference[3])
+
+
+def test_a_checkpoint_carries_a_retrain_in_flight() -> None:
+    config = {"min_samples": 30, "retrain_interval": 50, "retrain_lag": 40, "window_size": 200}
+    data = points(600, seed=28)
+    pool = SlowPool(0.05)
+    try:
+        original = StreamingAnomalyDetector("inflight", executor=pool, **config)
+        original.process_batch(data[:100])  # a retrain started after point 80, lands after 120
+        state = original.checkpoint_state()
+        assert state.pending is not None and state.pending.land_at == 120
+        restored = StreamingAnomalyDetector("inflight", executor=pool, **config)
+        restored.restore_state(state)
+        a = original.process_many(data[100:])
+        b = restored.process_many(data[100:])
+    finally:
+        pool.shutdown()
+    np.testing.assert_array_equal(a.version, b.version)
+    np.testing.assert_array_equal(a.score, b.score)
+    assert a.version[20] == a.version[19] + 1  # landed after point 120, as scheduled
+
+
+@pytest.mark.data("nab")
+def test_a_real_series_replays_identically_on_threads_and_processes() -> None:
+    """nyc_taxi (10,320 points), default detector, replayed twice on threads and on processes."""
+    from benchmarks.nab import load_series
+
+    from anomd.streaming import process_executor
+
+    _, _, values, _ = next(s for s in load_series() if s[0].endswith("nyc_taxi.csv"))
+    data = [{"value": v} for v in values.tolist()]
+    threads, processes = ThreadPoolExecutor(1), process_executor(1)
+    try:
+        runs = [replay(ex, data) for ex in (threads, threads, processes, processes)]
+    finally:
+        threads.shutdown()
+        processes.shutdown()
+    for run in runs[1:]:
+        for got, want in zip(run, runs[0]):
+            np.testing.assert_array_equal(got, want)
+    assert runs[0][3][-1] > 90  # retrains really landed: one per 100 points after cold start

@@ -30,7 +30,7 @@ def manager_for(service, max_detectors: int = 10, idle: float = 60.0) -> StreamM
 
 
 def feed(manager: StreamManager, model_id: str, data, **sent):
-    return manager.run(model_id, sent, lambda d: d.ingest(data))[1]
+    return manager.run(model_id, sent, lambda d: d.process_many(data))[1]
 
 
 def test_least_recently_used_is_evicted_to_storage_and_restored(service) -> None:
@@ -42,28 +42,28 @@ def test_least_recently_used_is_evicted_to_storage_and_restored(service) -> None
     feed(manager, "c", points(10, 4))
     assert manager.peek("b") is None and manager.peek("a") is not None
     assert service.storage.exists(checkpoint_key("b"))
-    assert manager.stats("b")["live"] is False and manager.stats("b")["total_processed"] == 10
+    assert manager.stats("b").live is False and manager.stats("b").total_processed == 10
     feed(manager, "b", points(5, 5))
-    assert manager.stats("b")["total_processed"] == 15 and manager.restores == 1
+    assert manager.stats("b").total_processed == 15 and manager.restores == 1
     assert manager.peek("a") is None  # evicted in turn
     restored = manager.stats("a")
-    assert restored["model_version"] == before["model_version"] > 1
-    assert restored["total_processed"] == before["total_processed"]
+    assert restored.model_version == before.model_version > 1
+    assert restored.total_processed == before.total_processed
 
 
 def test_idle_detectors_are_evicted_and_come_back_unchanged(service) -> None:
     manager = manager_for(service, idle=30.0)
     feed(manager, "idle", points(200, 6), min_samples=30, retrain_interval=50, rolling_windows=[3])
     live = manager.peek("idle")
-    stats = live.get_stats()
+    stats = live.detector.get_stats()
     assert manager.evict_idle(now=live.last_used + 10) == 0
     assert manager.evict_idle(now=live.last_used + 31) == 1
     assert len(manager) == 0
     out = feed(manager, "idle", points(1, 7))
     assert out.version[-1] == stats["model_version"]
     back = manager.stats("idle")
-    assert back["total_processed"] == stats["total_processed"] + 1
-    assert back["features"] == stats["features"] and back["samples_collected"] == stats["samples_collected"] + 1
+    assert back.total_processed == stats["total_processed"] + 1
+    assert back.features == stats["features"] and back.samples_collected == stats["samples_collected"] + 1
 
 
 def test_a_restart_continues_where_it_left_off(tmp_path) -> None:
@@ -72,19 +72,19 @@ def test_a_restart_continues_where_it_left_off(tmp_path) -> None:
     data = points(500, 8)
     feed(first, "s", data[:300], min_samples=50, retrain_interval=60, window_size=200)
     stats = first.stats("s")
-    window = first.peek("s")._window.snapshot()
+    window = first.peek("s").detector.checkpoint_state().rows
     assert first.checkpoint_all() == 1
 
     second = manager_for(anomd.AnomalyService(settings))  # a new process in all but name
     out_second = feed(second, "s", data[300:])
     restored = second.stats("s")
-    assert restored["total_processed"] == 500
+    assert restored.total_processed == 500
     out_first = feed(first, "s", data[300:])
     np.testing.assert_array_equal(out_first.score, out_second.score)
     np.testing.assert_array_equal(out_first.version, out_second.version)
-    assert out_second.version[0] == stats["model_version"]
+    assert out_second.version[0] == stats.model_version
     third = manager_for(anomd.AnomalyService(settings))
-    third_window = third.open("s", {}).checkpoint_state()["rows"]
+    third_window = third.open("s", {}).detector.checkpoint_state().rows
     np.testing.assert_array_equal(third_window, window)  # the checkpoint written at shutdown
 
 
@@ -98,7 +98,7 @@ def test_a_different_configuration_is_a_conflict_that_names_the_field(service) -
         feed(manager, "cfg", points(1), rolling_windows=[5, 10])
     feed(manager, "cfg", points(1), window_size=500, rolling_windows=[5], contamination=0.1)  # same values
     feed(manager, "cfg", points(1))  # nothing sent: nothing to compare
-    assert manager.stats("cfg")["total_processed"] == 12
+    assert manager.stats("cfg").total_processed == 12
 
 
 def test_invalid_configuration_creates_nothing(service) -> None:
@@ -131,7 +131,7 @@ def test_reset_and_delete(service) -> None:
     feed(manager, "other", points(1))  # r is checkpointed now
     manager.reset("r")
     stats = manager.stats("r")
-    assert stats["status"] == "collecting" and stats["total_processed"] == 0
+    assert stats.status == "collecting" and stats.total_processed == 0
     manager.delete("r")
     assert not service.storage.exists(checkpoint_key("r"))
     with pytest.raises(NotFound):
@@ -140,7 +140,7 @@ def test_reset_and_delete(service) -> None:
         manager.delete("r")
     with pytest.raises(NotFound):
         manager.reset("r")
-    assert [row["model_id"] for row in manager.list()] == ["other"]
+    assert [row.model_id for row in manager.list()] == ["other"]
 
 
 def test_no_point_is_lost_while_evictions_race_with_processing(service) -> None:
@@ -170,5 +170,5 @@ def test_no_point_is_lost_while_evictions_race_with_processing(service) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert manager.stats("busy")["total_processed"] == sent[0] == 360
+    assert manager.stats("busy").total_processed == sent[0] == 360
     assert manager.evictions > 0

@@ -1,4 +1,4 @@
-"""Request and response bodies of the streaming routes (see API.md, "Streaming").
+"""Request and response bodies of the streaming routes (see docs/api.md and docs/streaming.md).
 
 Configuration fields default to ``UNSET`` rather than to their values so the server can tell a
 field the client sent from one it left out: only sent fields are compared with an existing
@@ -21,6 +21,7 @@ from msgspec import UNSET, UnsetType
 from anomd.server.schemas import NAME_SCHEMA
 from anomd.streaming.config import MAX_WINDOW
 from anomd.streaming.points import MAX_COLUMNS
+from anomd.streaming.stats import DetectorStats, UnreadableStream
 
 StreamId = Annotated[str, msgspec.Meta(
     description="Letters, digits, '-', '_', '.'; at most 128 characters; not 'detectors'.",
@@ -53,7 +54,10 @@ class StreamRequest(msgspec.Struct, kw_only=True):
     model: Annotated[StreamId, msgspec.Meta(description="Alias of model_id.")] | UnsetType = UNSET
     backend: Annotated[str, msgspec.Meta(description="Detector id; default ecod.")] | UnsetType = UNSET
     min_samples: Annotated[int, msgspec.Meta(ge=2, description="Points before the first fit; default 50.")] | UnsetType = UNSET
-    retrain_interval: Annotated[int, msgspec.Meta(ge=1, description="Scored points between retrains; default 100.")] | UnsetType = UNSET
+    retrain_interval: Annotated[int, msgspec.Meta(ge=1, description="Points learned between retrains; default 100.")] | UnsetType = UNSET
+    retrain_lag: Annotated[Annotated[int, msgspec.Meta(ge=0, le=MAX_WINDOW)] | None, msgspec.Meta(description=(
+        "Points between a retrain's start and the point after which it is swapped in (waiting "
+        "for it there if needed), so replays give the same results; default retrain_interval."))] | UnsetType = UNSET
     window_size: Annotated[int, msgspec.Meta(ge=2, le=MAX_WINDOW, description="Newest rows kept; default 1000.")] | UnsetType = UNSET
     contamination: Annotated[float, msgspec.Meta(gt=0, le=0.5, description="Expected share of anomalies; default 0.1.")] | UnsetType = UNSET
     threshold: Annotated[float | None, msgspec.Meta(description="Fixed threshold on the score scale; default learned.")] | UnsetType = UNSET
@@ -77,19 +81,22 @@ class StreamResponse(msgspec.Struct, kw_only=True):
     model: str
     status: Annotated[str, msgspec.Meta(description="collecting, ready or retraining (after the last point).")]
     results: list[StreamPoint]
-    model_version: int
+    model_version: Annotated[int, msgspec.Meta(description=(
+        "Version of the detector's model after the last point (0 before the first fit); a "
+        "retrain that lands right after the last point counts."))]
     samples_collected: int
     samples_until_ready: int
-    threshold: Annotated[float | None, msgspec.Meta(description="Threshold in force on the score scale; null before the first fit unless fixed.")]
+    threshold: Annotated[float | None, msgspec.Meta(description="Threshold in force after the last point, on the score scale; null before the first fit unless fixed.")]
     anomaly_count: Annotated[int, msgspec.Meta(description="Points of this request flagged as anomalous.")]
     warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class StreamListResponse(msgspec.Struct, kw_only=True):
     object: str = "list"
-    data: Annotated[list[dict[str, Any]], msgspec.Meta(
+    data: Annotated[list[DetectorStats | UnreadableStream], msgspec.Meta(
         description="Each detector as GET /stream/{model_id} describes it; a checkpoint that "
-                    "cannot be read is listed with its model_id and an error.")]
+                    "cannot be read is listed with its model_id and an error "
+                    "(object: streaming_detector_error).")]
     total: int
     streaming: Annotated[dict[str, Any], msgspec.Meta(
         description="Limits, eviction and restore counters, and the retrain pool (mode, workers, processes_ready).")]
@@ -106,27 +113,3 @@ class StreamDeleteResponse(msgspec.Struct, kw_only=True):
     object: str = "delete_result"
     model: str
     deleted: bool = True
-
-
-class StreamDetectorStats(msgspec.Struct, kw_only=True):
-    """``GET /stream/{model_id}``: a dict built by the streaming manager; this is its schema.
-
-    A checkpointed detector that is not in memory is described by its checkpoint
-    (``live: false``). More fields (counters, transforms, the configuration) follow these.
-    """
-
-    object: str = "streaming_detector"
-    model_id: str
-    backend: str
-    status: Annotated[str, msgspec.Meta(description="collecting, ready or retraining.")]
-    is_ready: bool
-    model_version: int
-    samples_collected: int
-    samples_until_ready: int
-    total_processed: int
-    min_samples: int
-    retrain_interval: int
-    window_size: int
-    threshold: float | None
-    live: Annotated[bool, msgspec.Meta(description="In memory; false: read from its checkpoint.")]
-    checkpointed_at: str | UnsetType = UNSET

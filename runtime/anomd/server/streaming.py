@@ -1,7 +1,8 @@
 """Streaming routes: ``POST /stream`` and detector management. Thin: the manager does the work.
 
-Points are processed on worker threads (a batch, a cold-start fit or a restore from storage
-can take milliseconds); retrains run in the manager's retrain pool. A bad point anywhere in a
+Points are processed on worker threads (a batch, a cold-start fit, a landing retrain or a
+restore from storage can take milliseconds), except cheap single points of live streams, which
+run on the event loop (``stream_inline``); retrains run in the manager's retrain pool. A bad point anywhere in a
 list rejects the whole request with a 422 naming its index, and nothing of the request is
 processed, so the detector is exactly as it was; a first request with a bad point creates no
 detector at all.
@@ -17,7 +18,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
-import numpy as np
 import structlog
 from litestar import Controller, Litestar, Request, delete, get, post
 from msgspec import UNSET
@@ -28,10 +28,10 @@ from anomd.names import check_name
 from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body, operation
 from anomd.server.state import AppState, AppStateDep
+from anomd.server.stream_inline import InlineTicks
 from anomd.server.stream_schemas import (
     ResetResponse,
     StreamDeleteResponse,
-    StreamDetectorStats,
     StreamIdPath,
     StreamListResponse,
     StreamPoint,
@@ -40,11 +40,12 @@ from anomd.server.stream_schemas import (
 )
 from anomd.settings import Settings
 from anomd.streaming.config import StreamConfig
-from anomd.streaming.detector import DetectorClosed
+from anomd.streaming.detector import StreamingAnomalyDetector
 from anomd.streaming.executors import RetrainPool
-from anomd.streaming.manager import StreamManager
+from anomd.streaming.manager import DetectorClosed, StreamManager
 from anomd.streaming.points import PointReader, columns_of
 from anomd.streaming.results import BatchOutcome, StreamingResult
+from anomd.streaming.stats import DetectorStats
 
 log = structlog.get_logger("anomd.streaming")
 
@@ -103,21 +104,24 @@ def _response(model_id: str, out: BatchOutcome, warnings: list[str]) -> StreamRe
         for i in range(len(scored))
     ]
     last = len(scored) - 1
-    threshold = float(out.thresholds[last])
     return StreamResponse(
         model=model_id,
         status=("collecting", "ready", "retraining")[int(out.status[last])],
         results=results,
-        model_version=int(out.version[last]),
+        model_version=out.model_version,
         samples_collected=int(out.collected[last]),
         samples_until_ready=int(out.until_ready[last]),
-        threshold=None if np.isnan(threshold) else threshold,
+        threshold=out.threshold,
         anomaly_count=int(out.flag.sum()),
         warnings=warnings,
     )
 
 
-def _single_response(model_id: str, result: StreamingResult, warnings: list[str]) -> StreamResponse:
+def _single_response(
+    model_id: str, detector: StreamingAnomalyDetector, result: StreamingResult, warnings: list[str]
+) -> StreamResponse:
+    """The reply to one point; the top-level fields are the detector's after it (built under
+    the stream's lock)."""
     return StreamResponse(
         model=model_id,
         status=result.status.value,
@@ -125,10 +129,10 @@ def _single_response(model_id: str, result: StreamingResult, warnings: list[str]
             index=0, score=result.score, is_anomaly=result.is_anomaly, raw_score=result.raw_score,
             samples_until_ready=result.samples_until_ready,
         )],
-        model_version=result.model_version,
+        model_version=detector.model_version,
         samples_collected=result.samples_collected,
         samples_until_ready=result.samples_until_ready,
-        threshold=result.threshold,
+        threshold=detector.threshold_in_force,
         anomaly_count=1 if result.is_anomaly else 0,
         warnings=warnings,
     )
@@ -145,8 +149,8 @@ _RESET_CONFLICT = (
     409, "Evicted and restored concurrently (retry), or the checkpoint failed its integrity check.",
 )
 
-#: Scoring calls faster than this run on the event loop (a thread hop would cost more).
-INLINE_TICK_BUDGET_S = 0.001
+#: Where single points run (event loop or worker thread); one policy for the whole process.
+INLINE = InlineTicks()
 
 
 class StreamController(Controller):
@@ -170,21 +174,27 @@ class StreamController(Controller):
         if sent.get("lag_periods") and not sent.get("include_lags"):
             warnings.append("lag_periods is used only with include_lags=true; no lags were added")
         manager = app_state.streams
-        detector = manager.live(model_id)
-        if detector is None:
+
+        def respond(detector: StreamingAnomalyDetector, result: StreamingResult) -> StreamResponse:
+            return _single_response(model_id, detector, result, warnings)
+
+        stream = manager.live(model_id)
+        if stream is None:
             check_points(points)
         elif len(points) == 1:
             # A plain tick on a live detector: microseconds of work, done right here.
-            manager.check_same(detector, sent)
+            manager.check_same(stream.detector, sent)
             try:
-                result = detector.try_process_now(points[0], INLINE_TICK_BUDGET_S)
+                reply = INLINE.try_now(stream, points[0], respond)
             except DetectorClosed:
-                result = None  # evicted meanwhile: the worker path restores it
-            if result is not None:
-                return _single_response(model_id, result, warnings)
+                reply = None  # evicted meanwhile: the worker path restores it
+            if reply is not None:
+                return reply
 
         def work() -> StreamResponse:
-            _, out = manager.run(model_id, sent, lambda detector: detector.ingest(points))
+            if len(points) == 1:
+                return manager.run(model_id, sent, lambda d: respond(d, INLINE.process(d, points[0])))[1]
+            _, out = manager.run(model_id, sent, lambda detector: detector.process_many(points))
             return _response(model_id, out, warnings)
 
         return await app_state.workers.run(work)
@@ -196,8 +206,8 @@ class StreamController(Controller):
         return StreamListResponse(data=rows, total=len(rows), streaming=app_state.streams.describe())
 
     @get("/{model_id:str}", summary="Stats of one streaming detector",
-         operation_class=operation(_NO_STREAM, _REJECTED, _BAD_ID, 503, reply=StreamDetectorStats))
-    async def detector_stats(self, model_id: StreamIdPath, app_state: AppStateDep) -> dict:
+         operation_class=operation(_NO_STREAM, _REJECTED, _BAD_ID, 503))
+    async def detector_stats(self, model_id: StreamIdPath, app_state: AppStateDep) -> DetectorStats:
         return await app_state.workers.run(app_state.streams.stats, stream_id(model_id))
 
     @post("/{model_id:str}/reset", status_code=200, summary="Reset a detector to cold start",

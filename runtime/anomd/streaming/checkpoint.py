@@ -1,8 +1,9 @@
 """Stream checkpoints: a detector's whole state as one signed object in storage.
 
-A checkpoint holds the configuration, the window rows, the counters and the current model, so
-a restored detector continues exactly where it stopped: same ``model_version``, same window,
-same point count. It is sealed with the artifact key (:meth:`anomd.artifacts.ArtifactCodec.seal`)
+A checkpoint holds the configuration, the window rows, the counters, the current model and a
+retrain in flight (its rows and landing point), so a restored detector continues exactly where
+it stopped: same ``model_version``, same window, same point count, and the same scores for the
+points that follow as if it had never stopped. It is sealed with the artifact key (:meth:`anomd.artifacts.ArtifactCodec.seal`)
 and unpickled only after its signature and payload digest verify, like model artifacts.
 
 The JSON header also carries the detector's stats, so listings can describe a checkpointed
@@ -11,9 +12,9 @@ detector without unpickling (or even fetching) its payload.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
@@ -21,10 +22,14 @@ from anomd.artifacts import ArtifactCodec
 from anomd.errors import ArtifactRejected
 from anomd.names import check_name
 from anomd.streaming.config import StreamConfig
+from anomd.streaming.state import DetectorState
+from anomd.streaming.stats import DetectorStats
 from anomd.versions import library_versions
 
 MAGIC = b"ANOMDS\x01\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Formats this version restores (1: the state was a dict, a retrain in flight was not kept).
+READABLE_FORMATS = (1, 2)
 PREFIX = "streams/"
 SUFFIX = ".ckpt"
 #: Bytes read to get at a header without the payload.
@@ -37,7 +42,7 @@ class CheckpointHeader(msgspec.Struct, kw_only=True):
     format_version: int
     model_id: str
     config: StreamConfig
-    stats: dict[str, Any]
+    stats: DetectorStats
     created: str
     library_versions: dict[str, str] = msgspec.field(default_factory=dict)
 
@@ -54,10 +59,9 @@ def model_id_of(key: str) -> str | None:
     return None
 
 
-def encode(codec: ArtifactCodec, model_id: str, config: StreamConfig, state: dict[str, Any]) -> bytes:
+def encode(codec: ArtifactCodec, model_id: str, config: StreamConfig, state: DetectorState) -> bytes:
     """Seals a detector state (from ``checkpoint_state()``) into bytes."""
-    stats = dict(state["stats"])
-    stats["live"] = False
+    stats = msgspec.structs.replace(state.stats, live=False)  # type: ignore[arg-type]
     header = CheckpointHeader(
         format_version=FORMAT_VERSION,
         model_id=model_id,
@@ -66,7 +70,7 @@ def encode(codec: ArtifactCodec, model_id: str, config: StreamConfig, state: dic
         created=datetime.now(UTC).isoformat(timespec="milliseconds"),
         library_versions=library_versions(),
     )
-    body = {k: v for k, v in state.items() if k != "stats"}
+    body = dataclasses.replace(state, stats=None)  # the stats travel in the header
     return codec.seal(MAGIC, msgspec.json.encode(header), pickle.dumps(body, protocol=5))
 
 
@@ -81,7 +85,7 @@ def read_header(codec: ArtifactCodec, head: bytes, model_id: str) -> CheckpointH
     return _decode_header(raw, model_id)
 
 
-def decode(codec: ArtifactCodec, blob: bytes, model_id: str) -> tuple[CheckpointHeader, dict[str, Any]]:
+def decode(codec: ArtifactCodec, blob: bytes, model_id: str) -> tuple[CheckpointHeader, DetectorState]:
     """Verifies a checkpoint, then unpickles its state.
 
     Raises:
@@ -98,6 +102,8 @@ def decode(codec: ArtifactCodec, blob: bytes, model_id: str) -> tuple[Checkpoint
             f"{name} verified but could not be restored ({type(exc).__name__}: {exc}); it was "
             f"written with {header.library_versions}. DELETE the stream to start it over."
         ) from None
+    if isinstance(state, dict):
+        state = DetectorState.from_v1(state)
     return header, state
 
 
@@ -106,7 +112,7 @@ def _decode_header(raw: bytes, model_id: str) -> CheckpointHeader:
         header = msgspec.json.decode(raw, type=CheckpointHeader)
     except msgspec.DecodeError as exc:
         raise ArtifactRejected(f"stream checkpoint {model_id!r}: header unreadable: {exc}") from None
-    if header.format_version != FORMAT_VERSION or header.model_id != model_id:
+    if header.format_version not in READABLE_FORMATS or header.model_id != model_id:
         raise ArtifactRejected(
             f"stream checkpoint {model_id!r}: holds {header.model_id!r} in format "
             f"{header.format_version}; expected {model_id!r} in format {FORMAT_VERSION}"

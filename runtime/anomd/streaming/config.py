@@ -28,7 +28,11 @@ class StreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     Attributes:
         backend: Detector id (see ``GET /backends``).
         min_samples: Points collected before the first fit (cold start).
-        retrain_interval: Points scored between retrains.
+        retrain_interval: Points learned between retrains.
+        retrain_lag: Points learned between the start of a retrain and its landing: a retrain
+            started after point ``t`` is swapped in right after point ``t + retrain_lag``,
+            waiting for it there if it is not done, so replays are identical whatever runs
+            the retrains. None (the default) means ``retrain_interval``; 0 fits synchronously.
         window_size: Newest rows kept; every retrain fits on them.
         contamination: Expected share of anomalies; sets the learned threshold.
         threshold: Fixed threshold on the ``score`` scale; None learns it from contamination.
@@ -42,6 +46,7 @@ class StreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     backend: str = "ecod"
     min_samples: int = 50
     retrain_interval: int = 100
+    retrain_lag: int | None = None
     window_size: int = 1000
     contamination: float = 0.1
     threshold: float | None = None
@@ -68,11 +73,18 @@ class StreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             )
         if self.retrain_interval < 1:
             raise InvalidInput(f"retrain_interval must be at least 1, got {self.retrain_interval}")
+        if self.retrain_lag is not None and not (0 <= self.retrain_lag <= MAX_WINDOW):
+            raise InvalidInput(f"retrain_lag must be in [0, {MAX_WINDOW}], got {self.retrain_lag}")
         if not (0.0 < self.contamination <= 0.5):
             raise InvalidInput(f"contamination must be in (0, 0.5], got {self.contamination}")
         if self.threshold is not None and not math.isfinite(self.threshold):
             raise InvalidInput(f"threshold must be a finite number, got {self.threshold}")
         return self
+
+    @property
+    def lag(self) -> int:
+        """The effective ``retrain_lag``."""
+        return self.retrain_interval if self.retrain_lag is None else self.retrain_lag
 
     def transform_requests(self) -> list[tuple[str, dict[str, Any]]]:
         """The transforms asked for, as ``(id, options)``: shorthand fields first."""

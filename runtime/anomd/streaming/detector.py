@@ -1,70 +1,93 @@
-"""The streaming detector: score each point at once ("tick"), refit in the background ("tock").
+"""A streaming anomaly detector with River's shape: ``score_one``, ``learn_one``, ``process``.
 
-Life cycle of a detector:
+* ``score_one(x)`` scores a point on the current model. It is pure: the window, the model and
+  every counter stay as they were.
+* ``learn_one(x)`` adds a point to the sliding window. The point that brings the window to
+  ``min_samples`` fits the first model on the spot (it is small by construction); after that,
+  every ``retrain_interval`` points a retrain starts off the calling thread and lands exactly
+  ``retrain_lag`` points later (:mod:`anomd.streaming.retraining`).
+* ``process(x)`` is ``score_one`` then ``learn_one``, and counts the result in the stats. The
+  point that completes the cold start has no model to be scored on before it is learned, so it
+  is learned first and scored on the model it completed.
 
-1. **Cold start** (``collecting``): points fill the window; no scores. The point that brings
-   the window to ``min_samples`` triggers the first fit, synchronously on the calling thread
-   (it is small by construction), and is the first point scored.
-2. **Tick** (``ready``): each point is appended to the window, its features are computed from
-   the window's tail, and it is scored on the current model, in microseconds.
-3. **Tock** (``retraining``): every ``retrain_interval`` scored points, a snapshot of the window
-   is handed to an executor (worker threads or processes, never the event loop) to fit a new
-   model. Ticks keep scoring on the old model meanwhile. At most one retrain is in flight per
-   detector; if the interval comes round again first, the next retrain starts as soon as the
-   current one lands — so a burst of any size runs retrains back to back, never a pile of them.
-4. **Landing**: the scoring path checks the retrain's future on every point (a non-blocking
-   ``done()``) and swaps the new model in with one attribute assignment. No event-loop callback
-   is involved, so a caller that never yields still sees ``model_version`` grow. While a
-   retrain runs on a worker thread, the scoring path also hands over the GIL at least every
-   :data:`GIL_SHARE_S`: a tick is pure Python and never releases it by itself, and a tight
-   loop of ticks would otherwise let the fit advance only at the interpreter's 5 ms switch
-   interval, between every numpy call it makes (seconds per retrain instead of milliseconds).
+``score_many``, ``learn_many`` and ``process_many`` do the same for a list of points,
+vectorised: between two events (a cold fit, a retrain starting or landing) the model is fixed,
+so each such span is scored in one call and appended to the window in one copy. Their results
+equal a loop of the one-point forms exactly, and because retrains land at fixed points, a
+replay of the same points gives the same results on every run.
 
 A bad point (missing, extra or non-numeric key) raises :class:`~anomd.errors.InvalidInput`
-before any state changes; the detector carries on as if it had never been sent. A batch is
-checked as a whole first, so it is processed entirely or not at all. A fit that fails (data
-the backend cannot fit) keeps the previous model, records the reason in ``get_stats()``, and
-is retried after another ``retrain_interval`` points.
+before anything changes; a list is checked as a whole first. A fit that fails keeps the
+previous model (or the detector collecting), records the reason in ``get_stats()`` and is
+retried after another ``retrain_interval`` points.
+
+Like River's and scikit-learn's estimators, a detector is used by one thread at a time; the
+server's :class:`~anomd.streaming.manager.StreamManager` serialises access to each stream.
+Event loops, thread hops and time budgets are the caller's business (the server's is in
+``anomd.server.stream_inline``).
 """
 
 from __future__ import annotations
 
-import asyncio
+import copy
 import math
-import pickle
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
+import msgspec
 import numpy as np
 
+from anomd.backend_catalog import resolve_backend
 from anomd.detectors import DetectorSpec
-from anomd.errors import InvalidInput, NotFound
+from anomd.errors import InvalidInput
 from anomd.names import check_name
 from anomd.streaming.config import StreamConfig
 from anomd.streaming.executors import shared_thread_executor
 from anomd.streaming.features import FeaturePlan, TransformStep
 from anomd.streaming.points import PointReader, columns_of
-from anomd.streaming.results import BatchOutcome, DetectorStatus, StreamingResult
+from anomd.streaming.results import (
+    COLLECTING,
+    READY,
+    RETRAINING,
+    BatchOutcome,
+    DetectorStatus,
+    StreamingResult,
+    StreamingResults,
+)
+from anomd.streaming.retraining import Retrainer
+from anomd.streaming.state import DetectorState, PendingFit
+from anomd.streaming.stats import DetectorStats
 from anomd.streaming.totals import TOTALS
-from anomd.streaming.training import FitJob, LiveModel, fit_window, fit_window_or_error
+from anomd.streaming.training import FitJob, LiveModel, fit_window
 from anomd.streaming.window import SlidingWindow
 
-#: Most rows scored in one vectorised step of a batch; bounds how many points a landed
-#: retrain can wait before it is picked up.
-CHUNK = 64
-
-#: Longest the scoring path holds the GIL while a retrain is in flight (see the module docstring).
-GIL_SHARE_S = 0.001
-
-_COLLECTING, _READY, _RETRAINING = 0, 1, 2  # BatchOutcome.status codes
+#: Most points scored in one vectorised step of a batch (bounds the feature matrix's size).
+CHUNK = 4096
 
 
-class DetectorClosed(RuntimeError):
-    """The detector was evicted or deleted while a caller still held it; fetch it again."""
+class Setting:
+    """A constructor argument, readable on the detector under its own name, never writable.
+
+    The configuration is fixed when a detector is created (the server compares it with every
+    later request), so assigning to one of these raises instead of silently diverging.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, detector: Any, owner: type | None = None) -> Any:
+        if detector is None:
+            return self
+        value = getattr(detector.config, self.name)
+        return copy.deepcopy(value) if isinstance(value, (list, dict)) else value
+
+    def __set__(self, detector: Any, value: Any) -> None:
+        raise AttributeError(
+            f"{self.name} is fixed when a detector is created; create a new detector with "
+            f"{self.name}={value!r} instead"
+        )
 
 
 class StreamingAnomalyDetector:
@@ -74,7 +97,7 @@ class StreamingAnomalyDetector:
         model_id: The detector's name (letters, digits, ``-``, ``_``, ``.``).
         backend: Detector backend id; ``ecod`` by default.
         min_samples: Points to collect before the first fit.
-        retrain_interval: Scored points between background retrains.
+        retrain_interval: Points learned between retrains.
         window_size: Newest rows kept; retrains fit on them.
         rolling_windows: Add rolling mean/std/min/max features over these windows.
         include_lags: Add lagged values of each column.
@@ -83,12 +106,14 @@ class StreamingAnomalyDetector:
             quantile of the training scores of the current window.
         threshold: A fixed threshold on the ``score`` scale instead of the learned one.
         params: The backend's hyper-parameters (validated against its schema).
+        retrain_lag: Points between a retrain's start and its landing (default:
+            ``retrain_interval``; 0 fits synchronously). See :mod:`anomd.streaming.retraining`.
         transforms: More transforms, e.g. ``[{"transform": "diff", "periods": [1]}]``.
         plugins: Where backends and transforms come from (default: the installed plugins).
         spec: An already resolved backend (the server passes the one its service checked).
-        executor: Where retrains run (default: a shared pool of two threads). A process pool
-            keeps ticks fast while retrains run; :class:`~anomd.streaming.InlineExecutor`
-            makes retrains deterministic.
+        executor: Where retrains run (default: a shared pool of two threads); any
+            ``concurrent.futures.Executor``. It changes how long a landing point may wait,
+            never the results.
         default_params: Operator defaults for the backend's params (``params`` wins). They
             are not part of the configuration a client is compared against.
 
@@ -96,6 +121,19 @@ class StreamingAnomalyDetector:
         InvalidInput: A bad setting (named), e.g. ``min_samples > window_size``.
         NotFound: Unknown backend.
     """
+
+    backend = Setting()
+    min_samples = Setting()
+    retrain_interval = Setting()
+    retrain_lag = Setting()
+    window_size = Setting()
+    contamination = Setting()
+    threshold = Setting()
+    rolling_windows = Setting()
+    include_lags = Setting()
+    lag_periods = Setting()
+    transforms = Setting()
+    params = Setting()
 
     def __init__(
         self,
@@ -111,32 +149,30 @@ class StreamingAnomalyDetector:
         threshold: float | None = None,
         params: Mapping[str, Any] | None = None,
         *,
+        retrain_lag: int | None = None,
         transforms: Sequence[Mapping[str, Any]] | None = None,
         plugins: Any = None,
         spec: DetectorSpec | None = None,
         executor: Executor | None = None,
         default_params: Mapping[str, Any] | None = None,
     ) -> None:
-        config = _build_config(
+        config = build_config(
             backend=backend, min_samples=min_samples, retrain_interval=retrain_interval,
-            window_size=window_size, contamination=contamination, threshold=threshold,
+            retrain_lag=retrain_lag, window_size=window_size, contamination=contamination,
+            threshold=threshold,
             rolling_windows=list(rolling_windows) if rolling_windows is not None else None,
             include_lags=include_lags,
             lag_periods=list(lag_periods) if lag_periods is not None else None,
             transforms=[dict(t) for t in transforms or ()], params=dict(params or {}),
         )
-        self.model_id = check_name(model_id, "stream id")
+        self._model_id = check_name(model_id, "stream id")
         self.config = config
         if plugins is None:
             from anomd import _default_plugins
 
             plugins = _default_plugins()
         if spec is None:
-            spec = plugins.detectors.get(config.backend)
-            if spec is None:
-                known = ", ".join(plugins.detectors)
-                raise NotFound(f"unknown backend {config.backend!r}; available backends: {known}")
-            spec.require_available()
+            spec = resolve_backend(plugins, None, config.backend)
         parsed = spec.parse_params({**(default_params or {}), **config.params})
         needed = spec.min_samples(parsed)
         if config.min_samples < needed:
@@ -147,27 +183,46 @@ class StreamingAnomalyDetector:
         self._spec = spec
         self._params = parsed
         self._steps: tuple[TransformStep, ...] = config.steps(plugins.transforms)
-        self._executor = executor or shared_thread_executor()
-        self._lock = threading.Lock()
-        self._closed = False
-        #: Moving average of the seconds one scoring call takes (decides inline vs thread);
-        #: None until measured, so a backend of unknown speed never starts on an event loop.
-        self._tick_cost: float | None = None
-        self._gil_shared_at = 0.0
-        self._interval = config.retrain_interval
-        self._window_size = config.window_size
-        self._min_samples = config.min_samples
-        self.last_used = time.monotonic()
-        self._epoch = 0
-        self._pending: Future | None = None
-        self._pending_epoch = 0
+        self._retrainer = Retrainer(executor or shared_thread_executor(), config.lag)
         self._reader: PointReader | None = None
         self._plan: FeaturePlan | None = None
         self._window: SlidingWindow | None = None
         self._job: FitJob | None = None
+        self._resets = 0
         self._clear()
 
-    # -- state ----------------------------------------------------------------------------
+    # -- settings and state -----------------------------------------------------------------
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def status(self) -> DetectorStatus:
+        if self._model is None:
+            return DetectorStatus.COLLECTING
+        return DetectorStatus.RETRAINING if self._retrainer.pending else DetectorStatus.READY
+
+    @property
+    def model_version(self) -> int:
+        return self._version
+
+    @property
+    def threshold_in_force(self) -> float | None:
+        """The threshold on the ``score`` scale the next point is judged by (None while
+        collecting, unless a fixed ``threshold`` was given)."""
+        return self._model.threshold if self._model is not None else self.config.threshold
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        """The stream's keys, fixed by the first point it learned (None before it)."""
+        return self._reader.columns if self._reader else None
+
+    @property
+    def revision(self) -> tuple[int, int, int]:
+        """Changes whenever the state does (points, landed retrains, resets): a cheap "has it
+        changed since the last checkpoint" test."""
+        return (self._total, self._version, self._resets)
 
     def _clear(self) -> None:
         self._model: LiveModel | None = None
@@ -182,497 +237,440 @@ class StreamingAnomalyDetector:
         self._retrains_failed = 0
         self._last_error: str | None = None
         self._last_fit_ms: float | None = None
+        self._retrainer.drop()
         if self._window is not None:
             self._window.clear()
 
-    def _begin(self, reader: PointReader, plan: FeaturePlan) -> None:
-        """Fixes the stream's columns (first point) and allocates its window."""
+    def _begin(self, reader: PointReader) -> None:
+        """Fixes the stream's columns (first learned point) and allocates its window."""
+        plan = FeaturePlan(reader.columns, self._steps)
         self._reader = reader
         self._plan = plan
         self._plain = not plan.steps
         self._lookback = plan.lookback
         # Lookback - 1 extra rows give the oldest training row its full history.
-        self._window = SlidingWindow(len(plan.columns), self._window_size + plan.lookback - 1)
+        self._window = SlidingWindow(len(plan.columns), self.config.window_size + plan.lookback - 1)
         self._job = FitJob(
             backend=self._spec.id, build=self._spec.build, params=self._params,
             contamination=self.config.contamination, threshold=self.config.threshold,
-            columns=plan.columns, steps=self._steps, window_size=self._window_size,
+            columns=plan.columns, steps=self._steps, window_size=self.config.window_size,
         )
-        if isinstance(self._executor, ProcessPoolExecutor) or getattr(self._executor, "pickles", False):
-            try:
-                pickle.dumps(self._job)
-            except Exception:  # noqa: BLE001 - e.g. a plugin whose build is a lambda
-                self._executor = shared_thread_executor()
+        self._retrainer.use(self._job)
 
-    def _reader_for(self, first: Any) -> tuple[PointReader, FeaturePlan | None]:
-        if self._reader is not None:
-            return self._reader, None
-        reader = PointReader(columns_of(first))
-        return reader, FeaturePlan(reader.columns, self._steps)
+    def _reader_for(self, first: Any) -> PointReader:
+        return self._reader or PointReader(columns_of(first))
 
-    # -- the public API --------------------------------------------------------------------
+    # -- one point --------------------------------------------------------------------------
 
-    @property
-    def status(self) -> DetectorStatus:
+    def score_one(self, point: Mapping[str, Any]) -> StreamingResult:
+        """Scores a point on the current model as the stream's next point; changes nothing.
+
+        Raises:
+            InvalidInput: A missing, extra or non-numeric key.
+        """
+        row = self._reader_for(point).row(point)
         if self._model is None:
-            return DetectorStatus.COLLECTING
-        return DetectorStatus.RETRAINING if self._pending is not None else DetectorStatus.READY
+            return self._collecting_result()
+        return self._result(self._model, *self._score_row(self._model, row))
 
-    def cheap_tick(self, budget_s: float = 0.001) -> bool:
-        """Whether the next single point is a plain tick that fits a small time budget.
-
-        True when a model is fitted, no fit would be triggered, no other thread holds the
-        detector and scoring has recently taken less than ``budget_s``. The server then
-        scores the point on the event loop instead of paying a thread hop that costs more
-        than the tick itself; anything else goes to a worker thread.
-        """
-        return (
-            self._model is not None
-            and not self._closed
-            and not self._lock.locked()
-            and self._tick_cost is not None
-            and self._tick_cost < budget_s
-        )
-
-    @property
-    def model_version(self) -> int:
-        return self._version
-
-    @property
-    def columns(self) -> tuple[str, ...] | None:
-        """The stream's keys, fixed by its first point (None before it)."""
-        return self._reader.columns if self._reader else None
-
-    async def process(self, point: Mapping[str, Any]) -> StreamingResult:
-        """Processes one point; see :meth:`process_sync`.
-
-        A tick runs inline (it costs microseconds); when this point would trigger the first
-        fit, or another thread holds the detector, the work moves to a thread so the event
-        loop is never blocked on a fit.
-        """
-        if self._lock.locked() or self._fit_due_after_one():
-            return await asyncio.to_thread(self.process_sync, point)
-        return self.process_sync(point)
-
-    async def process_batch(self, points: Sequence[Mapping[str, Any]]) -> list[StreamingResult]:
-        """Processes points in arrival order, on a worker thread; see :meth:`process_batch_sync`."""
-        return await asyncio.to_thread(self.process_batch_sync, points)
-
-    def process_sync(self, point: Mapping[str, Any]) -> StreamingResult:
-        """Processes one point: collect it (cold start) or score it on the current model.
+    def learn_one(self, point: Mapping[str, Any]) -> None:
+        """Adds a point to the window; may fit the first model, start or land a retrain.
 
         Raises:
-            InvalidInput: A missing, extra or non-numeric key; the detector is unchanged.
+            InvalidInput: A missing, extra or non-numeric key; nothing changed.
         """
-        with self._lock:
-            return self._process_locked(point)
-
-    def try_process_now(self, point: Mapping[str, Any], budget_s: float = 0.001) -> StreamingResult | None:
-        """:meth:`process_sync` if that is a plain, cheap tick right now, else None (untouched).
-
-        For an event loop: it never waits for the detector's lock (another thread may be
-        running a batch) and never runs a fit; the caller then hands the point to a thread.
-        See :meth:`cheap_tick` for ``budget_s``.
-        """
-        if not self.cheap_tick(budget_s) or not self._lock.acquire(blocking=False):
-            return None
-        try:
-            if self._model is None:
-                return None
-            return self._process_locked(point)
-        finally:
-            self._lock.release()
-
-    def _process_locked(self, point: Mapping[str, Any]) -> StreamingResult:
-        if self._closed:
-            raise DetectorClosed(self.model_id)
-        self.last_used = time.monotonic()
-        reader, plan = self._reader_for(point)
+        reader = self._reader_for(point)
         row = reader.row(point)
-        if plan is not None:
-            self._begin(reader, plan)
-        return self._tick(row)
+        if self._reader is None:
+            self._begin(reader)
+        self._learn_row(row)
 
-    def process_batch_sync(self, points: Sequence[Mapping[str, Any]]) -> list[StreamingResult]:
-        """Processes points in arrival order; all are checked before any is used.
-
-        Raises:
-            InvalidInput: Naming the first bad point's index; nothing was processed.
-        """
-        return self.ingest(points).results()
-
-    def ingest(self, points: Sequence[Mapping[str, Any]]) -> BatchOutcome:
-        """:meth:`process_batch_sync` with results as arrays (cheaper for large batches)."""
-        if not points:
-            raise InvalidInput("no points to process; send at least one")
-        with self._lock:
-            if self._closed:
-                raise DetectorClosed(self.model_id)
-            self.last_used = time.monotonic()
-            reader, plan = self._reader_for(points[0])
-            X = reader.matrix(points)
-            if plan is not None:
-                self._begin(reader, plan)
-            return self._ingest(X)
-
-    def reset(self) -> None:
-        """Back to cold start: empties the window, drops the model, zeroes the counters.
-
-        The stream's keys and configuration stay; a retrain still in flight is discarded.
+    def process(self, point: Mapping[str, Any]) -> StreamingResult:
+        """Scores a point, then learns it (see the module docstring for the cold start).
 
         Raises:
-            DetectorClosed: The detector was closed (evicted or deleted by its manager).
+            InvalidInput: A missing, extra or non-numeric key; nothing changed.
         """
-        with self._lock:
-            if self._closed:
-                raise DetectorClosed(self.model_id)
-            self._epoch += 1
-            self._clear()
-
-    @property
-    def revision(self) -> tuple[int, int, int]:
-        """Changes whenever the detector's state does (points, landed retrains, resets):
-        a cheap "has it changed since the last checkpoint" test, read without the lock."""
-        return (self._total, self._version, self._epoch)
-
-    def get_stats(self) -> dict[str, Any]:
-        """Everything known about the detector (the ``GET /stream/{id}`` body)."""
-        with self._lock:
-            return self._stats()
-
-    # -- tick -------------------------------------------------------------------------------
-
-    def _tick(self, row: list[float]) -> StreamingResult:
-        window = self._window
-        window.append(row)  # type: ignore[union-attr]
-        self._total += 1
-        TOTALS.points += 1
-        if self._pending is not None:
-            self._poll_retrain()
+        reader = self._reader_for(point)
+        row = reader.row(point)
+        if self._reader is None:
+            self._begin(reader)
         model = self._model
         if model is None:
-            model = self._cold_start()
+            self._learn_row(row)
+            model = self._model
             if model is None:
-                return StreamingResult(
-                    score=None, is_anomaly=None, raw_score=None, status=DetectorStatus.COLLECTING,
-                    model_version=self._version, samples_collected=self._collected(),
-                    samples_until_ready=self._until_ready(), threshold=self.config.threshold,
-                )
-        raw, score, flag = self._score_newest(model, row)
+                return self._collecting_result()
+            scored = self._score_row(model, row, learned=True)
+        else:
+            scored = self._score_row(model, row)
+            self._learn_row(row)
+        self._count(scored[2])
+        return self._result(model, *scored)
+
+    #: Names of anomd 0.1 (whose ``process`` was a coroutine; results can still be awaited).
+    process_sync = process
+
+    def _score_row(self, model: LiveModel, row: list[float], learned: bool = False) -> tuple[float, float, bool]:
+        """Scores ``row`` as the newest point (``learned``: it is already the window's last)."""
+        if self._plain:
+            return model.score_one(row)
+        history = self._window.tail(self._lookback - (0 if learned else 1))  # type: ignore[union-attr]
+        tail = history if learned else np.concatenate((history, np.asarray(row, dtype=np.float64)[None, :]))
+        return model.score_one(self._plan.latest(tail).tolist())  # type: ignore[union-attr]
+
+    def _count(self, flag: bool) -> None:
+        self._scored += 1
+        self._flagged += flag
+
+    def _learn_row(self, row: list[float]) -> None:
+        self._window.append(row)  # type: ignore[union-attr]
+        self._total += 1
+        TOTALS.points += 1
+        if self._model is None:
+            if self._until_ready() == 0:
+                self._cold_start()
+            return
+        self._since += 1
+        self._retrainer.share_gil()
+        self._tock()
+
+    def _collecting_result(self) -> StreamingResult:
         return StreamingResult(
-            score=score, is_anomaly=flag, raw_score=raw,
-            status=DetectorStatus.RETRAINING if self._pending is not None else DetectorStatus.READY,
+            score=None, is_anomaly=None, raw_score=None, status=DetectorStatus.COLLECTING,
+            model_version=self._version, samples_collected=self._collected(),
+            samples_until_ready=self._until_ready(), threshold=self.config.threshold,
+        )
+
+    def _result(self, model: LiveModel, raw: float, score: float, flag: bool) -> StreamingResult:
+        return StreamingResult(
+            score=score, is_anomaly=flag, raw_score=raw, status=self.status,
             model_version=model.version, samples_collected=self._collected(),
             samples_until_ready=0, threshold=model.threshold,
         )
 
-    def _score_newest(self, model: LiveModel, row: list[float]) -> tuple[float, float, bool]:
-        """Scores the window's newest row (``row``) and counts it towards the next retrain."""
-        if self._plain:
-            x = row
-        else:
-            x = self._plan.latest(self._window.tail(self._lookback)).tolist()  # type: ignore[union-attr]
-        started = time.perf_counter()
-        raw, score, flag = model.score_one(x)
-        took = time.perf_counter() - started
-        cost = self._tick_cost
-        self._tick_cost = took if cost is None else cost + (took - cost) * 0.05
-        self._scored += 1
-        self._flagged += flag
-        self._since += 1
-        if self._since >= self._interval and self._pending is None:
-            self._start_retrain()
-        return raw, score, flag
-
     def _collected(self) -> int:
-        return min(len(self._window), self._window_size)  # type: ignore[arg-type]
+        return min(len(self._window), self.config.window_size) if self._window is not None else 0
 
     def _until_ready(self) -> int:
         if self._model is not None:
             return 0
-        return max(0, self._min_samples - self._collected(), self._retry_at - self._total)
+        return max(0, self.config.min_samples - self._collected(), self._retry_at - self._total)
 
-    def _fit_due_after_one(self) -> bool:
-        """Whether the next point would trigger the first fit (cheap, lock-free estimate)."""
-        if self._model is not None or self._window is None:
-            return False
-        collected = min(len(self._window) + 1, self._window_size)
-        return collected >= self._min_samples and self._total + 1 >= self._retry_at
+    def work_due(self) -> bool:
+        """Whether learning the next point would fit a model or wait for an unfinished retrain.
 
-    # -- cold start -------------------------------------------------------------------------
+        For callers that keep cheap work on an event loop and move the rest to a thread (the
+        server does); it never changes what the next point's result is.
+        """
+        if self._model is None:
+            return self._window is None or self._until_ready() <= 1
+        return self._retrainer.would_wait(self._total + 1)
 
-    def _cold_start(self) -> LiveModel | None:
-        """Fits the first model when enough points are in; None while still collecting."""
-        if self._until_ready() > 0:
-            return None
+    # -- fits -------------------------------------------------------------------------------
+
+    def _cold_start(self) -> None:
+        """Fits the first model on the window, synchronously."""
         try:
             model = fit_window(self._job, self._window.rows(), self._version + 1)  # type: ignore[arg-type, union-attr]
         except InvalidInput as exc:
-            return self._cold_start_failed(exc.detail)
+            self._fit_failed(exc.detail)
+            return
         except Exception as exc:  # noqa: BLE001 - a crashing backend must not wedge the stream
-            return self._cold_start_failed(f"backend {self._spec.id!r} failed: {type(exc).__name__}: {exc}")
-        self._model = model
-        self._version = model.version
+            self._fit_failed(f"backend {self._spec.id!r} failed: {type(exc).__name__}: {exc}")
+            return
+        self._install(model)
         self._since = 0
+
+    def _fit_failed(self, reason: str) -> None:
+        self._last_error = reason
+        self._retry_at = self._total + self.config.retrain_interval
+
+    def _install(self, model: LiveModel) -> None:
+        self._model = model  # the atomic swap
+        self._version = model.version
         self._last_error = None
         self._last_fit_ms = model.training_time_ms
-        return model
 
-    def _cold_start_failed(self, reason: str) -> None:
-        self._last_error = reason
-        self._retry_at = self._total + self._interval
-
-    # -- tock -------------------------------------------------------------------------------
-
-    def _start_retrain(self) -> None:
-        rows = self._window.snapshot()  # type: ignore[union-attr]
-        self._since = 0
-        try:
-            self._pending = self._executor.submit(fit_window_or_error, self._job, rows, 0)
-        except RuntimeError as exc:  # executor shut down (process exiting); keep scoring
-            self._last_error = f"retrain not started: {exc}"
-            return
-        self._pending_epoch = self._epoch
-        self._retrains_started += 1
-
-    def _poll_retrain(self) -> None:
-        """Lands the retrain in flight if it is done; otherwise lets its thread run a while."""
-        if self._pending.done():  # type: ignore[union-attr]
+    def _tock(self) -> None:
+        """Lands the retrain in flight if this is its point, then starts the next if due."""
+        retrainer = self._retrainer
+        if retrainer.due(self._total):
             self._land()
-        else:
-            self._share_gil()
-
-    def _share_gil(self) -> None:
-        """Lets a retrain thread run if the scoring path has held the GIL for a while."""
-        now = time.perf_counter()
-        if now - self._gil_shared_at >= GIL_SHARE_S:
-            self._gil_shared_at = now
-            time.sleep(0)  # releases the GIL; a waiting thread takes it
+        if self._since >= self.config.retrain_interval and not retrainer.pending:
+            self._since = 0
+            problem = retrainer.start(self._job, self._window.snapshot(), self._total)  # type: ignore[arg-type, union-attr]
+            if problem is not None:
+                self._last_error = problem
+                return
+            self._retrains_started += 1
+            if retrainer.due(self._total):  # retrain_lag 0
+                self._land()
 
     def _land(self) -> None:
-        """Swaps in the finished retrain (or records why it failed)."""
-        future, self._pending = self._pending, None
-        if self._pending_epoch != self._epoch:
-            return  # started before a reset
-        try:
-            outcome = future.result()  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 - e.g. a worker process died; the stream goes on
-            outcome = f"retrain failed: {type(exc).__name__}: {exc}"
+        outcome = self._retrainer.collect()
         if isinstance(outcome, str):
             self._retrains_failed += 1
             TOTALS.retrain_failures += 1
             self._last_error = outcome
             return
-        model = replace(outcome, version=self._version + 1)
-        self._model = model  # the atomic swap
-        self._version = model.version
+        self._install(replace(outcome, version=self._version + 1))
         self._retrains_completed += 1
         TOTALS.retrains += 1
-        self._last_error = None
-        self._last_fit_ms = model.training_time_ms
 
-    # -- batches ----------------------------------------------------------------------------
+    # -- many points ------------------------------------------------------------------------
 
-    def _ingest(self, X: np.ndarray) -> BatchOutcome:
-        n = X.shape[0]
-        out = BatchOutcome(
-            raw=np.full(n, np.nan), score=np.full(n, np.nan), flag=np.zeros(n, dtype=bool),
-            scored=np.zeros(n, dtype=bool), until_ready=np.zeros(n, dtype=np.int64),
-            version=np.zeros(n, dtype=np.int64), status=np.zeros(n, dtype=np.int8),
-            collected=np.zeros(n, dtype=np.int64),
-            thresholds=np.full(n, np.nan if self.config.threshold is None else self.config.threshold),
-            threshold=None,
-        )
-        window = self._window
-        i = 0
-        while i < n:
-            if self._pending is not None:
-                self._poll_retrain()
-            model = self._model
-            if model is None:
-                i = self._ingest_cold(X, i, out)
-                continue
-            room = self._interval - self._since if self._pending is None else CHUNK
-            k = min(n - i, max(1, room), CHUNK)
-            chunk = X[i : i + k]
-            before = len(window)  # type: ignore[arg-type]
-            features = chunk if self._plain else self._plan.new_rows(window.tail(self._lookback - 1), chunk)  # type: ignore[union-attr]
-            window.extend(chunk)  # type: ignore[union-attr]
-            self._total += k
-            TOTALS.points += k
-            raw, score, flag = model.score_many(features)
-            end = i + k
-            out.raw[i:end], out.score[i:end], out.flag[i:end] = raw, score, flag
-            out.scored[i:end] = True
-            out.version[i:end] = model.version
-            out.status[i:end] = _RETRAINING if self._pending is not None else _READY
-            out.collected[i:end] = np.minimum(before + np.arange(1, k + 1), self._window_size)
-            out.thresholds[i:end] = model.threshold
-            self._scored += k
-            self._flagged += int(flag.sum())
-            self._since += k
-            if self._since >= self._interval and self._pending is None:
-                self._start_retrain()
-                out.status[end - 1] = _RETRAINING if self._pending is not None else _READY
-            i = end
+    def _matrix(self, points: Sequence[Mapping[str, Any]]) -> tuple[PointReader, np.ndarray]:
+        if not points:
+            raise InvalidInput("no points to process; send at least one")
+        reader = self._reader_for(points[0])
+        return reader, reader.matrix(points)
+
+    def score_many(self, points: Sequence[Mapping[str, Any]]) -> BatchOutcome:
+        """Scores points as the stream's next ones, in order, on the current model; changes
+        nothing. Each point's features see the points before it in the list as history."""
+        _, X = self._matrix(points)
+        out = BatchOutcome.empty(X.shape[0], self.config.threshold)
+        out.collected[:] = self._collected()
         model = self._model
-        out.threshold = model.threshold if model is not None else self.config.threshold
+        if model is None:
+            out.until_ready[:] = self._until_ready()
+            out.version[:] = self._version
+            return out
+        self._score_span(model, X, 0, out)
+        out.status[:] = RETRAINING if self._retrainer.pending else READY
+        out.threshold, out.model_version = model.threshold, model.version
         return out
 
-    def _ingest_cold(self, X: np.ndarray, i: int, out: BatchOutcome) -> int:
-        """Appends cold-start rows up to the next fit attempt; fits and scores at that row."""
-        window = self._window
-        collected, total = self._collected(), self._total
-        need = max(1, self._min_samples - collected, self._retry_at - total)
-        k = min(X.shape[0] - i, need)
-        window.extend(X[i : i + k])  # type: ignore[union-attr]
+    def learn_many(self, points: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`learn_one` for each point in order, vectorised; all are checked first."""
+        self._feed(points, score=False)
+
+    def process_many(self, points: Sequence[Mapping[str, Any]]) -> BatchOutcome:
+        """:meth:`process` for each point in order, vectorised; results as arrays.
+
+        Raises:
+            InvalidInput: Naming the first bad point's index; nothing was processed.
+        """
+        return self._feed(points, score=True)
+
+    def process_batch(self, points: Sequence[Mapping[str, Any]]) -> StreamingResults:
+        """:meth:`process_many` with one :class:`StreamingResult` per point."""
+        return self.process_many(points).results()
+
+    process_batch_sync = process_batch
+
+    def _feed(self, points: Sequence[Mapping[str, Any]], score: bool) -> BatchOutcome:
+        reader, X = self._matrix(points)
+        if self._reader is None:
+            self._begin(reader)
+        n = X.shape[0]
+        out = BatchOutcome.empty(n, self.config.threshold)
+        i = 0
+        while i < n:
+            if self._model is None:
+                i = self._feed_cold(X, i, out, score)
+            else:
+                i = self._feed_ready(X, i, out, score)
+        out.threshold, out.model_version = self.threshold_in_force, self._version
+        return out
+
+    def _span(self, i: int, n: int) -> int:
+        """Points from ``i`` on that share one model, with any event after the last of them."""
+        retrainer = self._retrainer
+        if retrainer.pending:
+            until_event = retrainer.land_at - self._total
+        else:
+            until_event = self.config.retrain_interval - self._since
+        return max(1, min(n - i, until_event, CHUNK))
+
+    def _feed_ready(self, X: np.ndarray, i: int, out: BatchOutcome, score: bool) -> int:
+        model = self._model
+        k = self._span(i, X.shape[0])
+        end = i + k
+        if score:
+            flags = self._score_span(model, X[i:end], i, out)  # type: ignore[arg-type]
+            self._scored += k
+            self._flagged += int(flags.sum())
+        before = len(self._window)  # type: ignore[arg-type]
+        self._window.extend(X[i:end])  # type: ignore[union-attr]
         self._total += k
         TOTALS.points += k
-        steps = np.arange(1, k + 1)
-        counts = np.minimum(collected + steps, self._window_size)
-        out.collected[i : i + k] = counts
-        out.until_ready[i : i + k] = np.maximum(
-            0, np.maximum(self._min_samples - counts, self._retry_at - (total + steps))
-        )
-        out.version[i : i + k] = self._version
-        out.status[i : i + k] = _COLLECTING
-        end = i + k
-        model = self._cold_start()
-        if model is not None:
-            raw, score, flag = self._score_newest(model, X[end - 1].tolist())
-            last = end - 1
-            out.raw[last], out.score[last], out.flag[last], out.scored[last] = raw, score, flag, True
-            out.version[last] = model.version
-            out.thresholds[last] = model.threshold
-            out.until_ready[last] = 0
-            out.status[last] = _RETRAINING if self._pending is not None else _READY
-        else:
-            out.until_ready[end - 1] = self._until_ready()
+        self._since += k
+        # Events happen only after the span's last point, so only its status can differ.
+        out.status[i:end] = RETRAINING if self._retrainer.pending else READY
+        self._tock()
+        out.status[end - 1] = RETRAINING if self._retrainer.pending else READY
+        out.collected[i:end] = np.minimum(before + np.arange(1, k + 1), self.config.window_size)
         return end
 
-    # -- reporting and persistence ----------------------------------------------------------
+    def _score_span(self, model: LiveModel, X: np.ndarray, i: int, out: BatchOutcome) -> np.ndarray:
+        """Scores rows ``X`` (arriving after the window) into ``out[i:]``; returns the flags."""
+        if self._plain:
+            features = X
+        else:
+            features = self._plan.new_rows(self._window.tail(self._lookback - 1), X)  # type: ignore[union-attr]
+        raw, scores, flags = model.score_many(features)
+        end = i + X.shape[0]
+        out.raw[i:end], out.score[i:end], out.flag[i:end] = raw, scores, flags
+        out.scored[i:end] = True
+        out.version[i:end] = model.version
+        out.thresholds[i:end] = model.threshold
+        return flags
 
-    def _stats(self) -> dict[str, Any]:
+    def _feed_cold(self, X: np.ndarray, i: int, out: BatchOutcome, score: bool) -> int:
+        """Appends cold-start rows up to the next fit attempt; fits and scores at that row."""
+        collected, total = self._collected(), self._total
+        need = max(1, self.config.min_samples - collected, self._retry_at - total)
+        k = min(X.shape[0] - i, need)
+        end = i + k
+        self._window.extend(X[i : end - 1])  # type: ignore[union-attr]
+        self._total += k - 1
+        TOTALS.points += k - 1
+        steps = np.arange(1, k + 1)
+        counts = np.minimum(collected + steps, self.config.window_size)
+        out.collected[i:end] = counts
+        out.until_ready[i:end] = np.maximum(
+            0, np.maximum(self.config.min_samples - counts, self._retry_at - (total + steps))
+        )
+        out.version[i:end] = self._version
+        out.status[i:end] = COLLECTING
+        last = end - 1
+        self._learn_row(X[last].tolist())  # the row that may complete the cold start
         model = self._model
-        threshold = model.threshold if model is not None else self.config.threshold
-        collected = self._collected() if self._window is not None else 0
-        return {
-            "object": "streaming_detector",
-            "model_id": self.model_id,
-            "backend": self._spec.id,
-            "status": self.status.value,
-            "is_ready": model is not None,
-            "model_version": self._version,
-            "samples_collected": collected,
-            "samples_until_ready": self._until_ready() if self._window is not None else self._min_samples,
-            "total_processed": self._total,
-            "samples_since_retrain": self._since,
-            "min_samples": self._min_samples,
-            "retrain_interval": self._interval,
-            "window_size": self._window_size,
-            "contamination": self.config.contamination,
-            "threshold": threshold,
-            "threshold_mode": "fixed" if self.config.threshold is not None else "learned",
-            "raw_threshold": model.raw_threshold if model is not None else None,
-            "points_scored": self._scored,
-            "anomalies_detected": self._flagged,
-            "anomaly_rate": self._flagged / self._scored if self._scored else 0.0,
-            "retrains_started": self._retrains_started,
-            "retrains_completed": self._retrains_completed,
-            "retrains_failed": self._retrains_failed,
-            "last_fit_ms": self._last_fit_ms,
-            "last_error": self._last_error,
-            "columns": list(self._reader.columns) if self._reader else None,
-            "features": list(self._plan.names) if self._plan else None,
-            "transforms": [step.describe() for step in self._steps],
-            "config": self.config.as_dict(),
-            "idle_s": round(time.monotonic() - self.last_used, 3),
-        }
+        if model is None:
+            out.until_ready[last] = self._until_ready()
+            return end
+        out.until_ready[last] = 0
+        out.status[last] = RETRAINING if self._retrainer.pending else READY
+        out.version[last] = model.version
+        out.thresholds[last] = model.threshold
+        if score:
+            raw, value, flag = self._score_row(model, X[last].tolist(), learned=True)
+            out.raw[last], out.score[last], out.flag[last], out.scored[last] = raw, value, flag, True
+            self._count(flag)
+        return end
 
-    def checkpoint_state(self, close: bool = False) -> dict[str, Any]:
-        """A consistent copy of the detector's state, for :mod:`anomd.streaming.checkpoint`.
+    # -- lifecycle, reporting and persistence -----------------------------------------------
 
-        A retrain still in flight is not waited for: its points are counted as due, so the
-        restored detector simply retrains again.
+    def reset(self) -> None:
+        """Back to cold start: empties the window, drops the model, zeroes the counters.
 
-        Args:
-            close: Also close the detector in the same critical section (eviction), so no
-                point can slip in between the copy and the close and be lost.
+        The stream's keys and configuration stay; a retrain still in flight is discarded.
         """
-        with self._lock:
-            state = self._state()
-            if close:
-                self._close()
-            return state
-
-    def reopen(self) -> None:
-        """Undoes :meth:`close` (an eviction whose checkpoint could not be written)."""
-        with self._lock:
-            self._closed = False
-
-    def _state(self) -> dict[str, Any]:
-        # A retrain in flight is dropped; counting its interval as due makes the restored
-        # detector start it again on its first point.
-        since = max(self._since, self._interval) if self._pending is not None else self._since
-        return {
-            "columns": list(self._reader.columns) if self._reader else None,
-            "rows": self._window.snapshot() if self._window is not None else None,
-            "model": self._model,
-            "version": self._version,
-            "total": self._total,
-            "since": since,
-            "retry_at": self._retry_at,
-            "scored": self._scored,
-            "flagged": self._flagged,
-            "retrains_started": self._retrains_started,
-            "retrains_completed": self._retrains_completed,
-            "retrains_failed": self._retrains_failed,
-            "last_error": self._last_error,
-            "last_fit_ms": self._last_fit_ms,
-            "stats": self._stats(),
-        }
-
-    def restore_state(self, state: Mapping[str, Any]) -> None:
-        """Loads a state produced by :meth:`checkpoint_state` into a fresh detector."""
-        with self._lock:
-            if state["columns"] is not None:
-                reader = PointReader(state["columns"])
-                self._begin(reader, FeaturePlan(reader.columns, self._steps))
-                self._window.extend(np.asarray(state["rows"], dtype=np.float64))  # type: ignore[union-attr]
-            self._model = state["model"]
-            self._version = int(state["version"])
-            self._total = int(state["total"])
-            self._since = int(state["since"])
-            self._retry_at = int(state["retry_at"])
-            self._scored = int(state["scored"])
-            self._flagged = int(state["flagged"])
-            self._retrains_started = int(state["retrains_started"])
-            self._retrains_completed = int(state["retrains_completed"])
-            self._retrains_failed = int(state["retrains_failed"])
-            self._last_error = state["last_error"]
-            self._last_fit_ms = state["last_fit_ms"]
+        self._resets += 1
+        self._clear()
 
     def close(self) -> None:
-        """Stops the detector: later calls raise :class:`DetectorClosed`; a retrain in flight
-        is abandoned (the detector is being evicted or deleted)."""
-        with self._lock:
-            self._close()
+        """Abandons a retrain in flight (the detector is being evicted or deleted)."""
+        self._retrainer.drop()
 
-    def _close(self) -> None:
-        self._closed = True
-        if self._pending is not None:
-            self._pending.cancel()
+    def stats(self) -> DetectorStats:
+        """Everything known about the detector (the ``GET /stream/{id}`` body)."""
+        model = self._model
+        config = self.config
+        return DetectorStats(
+            model_id=self._model_id,
+            backend=self._spec.id,
+            status=self.status.value,
+            is_ready=model is not None,
+            model_version=self._version,
+            samples_collected=self._collected(),
+            samples_until_ready=self._until_ready() if self._window is not None else config.min_samples,
+            total_processed=self._total,
+            samples_since_retrain=self._since,
+            min_samples=config.min_samples,
+            retrain_interval=config.retrain_interval,
+            retrain_lag=config.lag,
+            window_size=config.window_size,
+            contamination=config.contamination,
+            threshold=self.threshold_in_force,
+            threshold_mode="fixed" if config.threshold is not None else "learned",
+            raw_threshold=model.raw_threshold if model is not None else None,
+            points_scored=self._scored,
+            anomalies_detected=self._flagged,
+            anomaly_rate=self._flagged / self._scored if self._scored else 0.0,
+            retrains_started=self._retrains_started,
+            retrains_completed=self._retrains_completed,
+            retrains_failed=self._retrains_failed,
+            next_landing_at=self._retrainer.land_at if self._retrainer.pending else None,
+            last_fit_ms=self._last_fit_ms,
+            last_error=self._last_error,
+            columns=list(self._reader.columns) if self._reader else None,
+            features=list(self._plan.names) if self._plan else None,
+            transforms=[step.describe() for step in self._steps],
+            rolling_windows=self.rolling_windows,
+            include_lags=config.include_lags,
+            lag_periods=self.lag_periods,
+            params=self.params,
+            config=config.as_dict(),
+        )
+
+    def get_stats(self) -> dict[str, Any]:
+        """:meth:`stats` as a plain dict (keyed by the same names)."""
+        return msgspec.to_builtins(self.stats())
+
+    def checkpoint_state(self) -> DetectorState:
+        """A consistent copy of the state, for :mod:`anomd.streaming.checkpoint`.
+
+        A retrain in flight travels as its rows and landing point, so the restored detector
+        starts the same fit and lands it where this one would have.
+        """
+        retrainer = self._retrainer
+        return DetectorState(
+            columns=list(self._reader.columns) if self._reader else None,
+            rows=self._window.snapshot() if self._window is not None else None,
+            model=self._model,
+            version=self._version,
+            total=self._total,
+            since=self._since,
+            retry_at=self._retry_at,
+            scored=self._scored,
+            flagged=self._flagged,
+            retrains_started=self._retrains_started,
+            retrains_completed=self._retrains_completed,
+            retrains_failed=self._retrains_failed,
+            last_error=self._last_error,
+            last_fit_ms=self._last_fit_ms,
+            pending=PendingFit(retrainer.rows, retrainer.land_at) if retrainer.rows is not None else None,
+            stats=self.stats(),
+        )
+
+    def restore_state(self, state: DetectorState) -> None:
+        """Loads a state produced by :meth:`checkpoint_state` into a fresh detector."""
+        if state.columns is not None:
+            self._begin(PointReader(state.columns))
+            self._window.extend(np.asarray(state.rows, dtype=np.float64))  # type: ignore[union-attr]
+        self._model = state.model
+        self._version = state.version
+        self._total = state.total
+        self._since = state.since
+        self._retry_at = state.retry_at
+        self._scored = state.scored
+        self._flagged = state.flagged
+        self._retrains_started = state.retrains_started
+        self._retrains_completed = state.retrains_completed
+        self._retrains_failed = state.retrains_failed
+        self._last_error = state.last_error
+        self._last_fit_ms = state.last_fit_ms
+        if state.pending is not None and self._job is not None:
+            problem = self._retrainer.start(self._job, state.pending.rows, self._total, state.pending.land_at)
+            if problem is not None:
+                self._last_error = problem
 
     def __repr__(self) -> str:
         return (
-            f"StreamingAnomalyDetector({self.model_id!r}, backend={self._spec.id!r}, "
+            f"StreamingAnomalyDetector({self._model_id!r}, backend={self._spec.id!r}, "
             f"status={self.status.value}, model_version={self._version})"
         )
 
 
-def _build_config(**fields: Any) -> StreamConfig:
-    import msgspec
+def build_config(**fields: Any) -> StreamConfig:
+    """A checked :class:`StreamConfig` from constructor arguments.
 
+    Raises:
+        InvalidInput: Naming the bad field.
+    """
     try:
         config = msgspec.convert(fields, StreamConfig, strict=False)
     except msgspec.ValidationError as exc:

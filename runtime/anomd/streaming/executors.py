@@ -4,21 +4,26 @@
   pickle; a retrain's Python code shares the GIL with scoring.
 * Processes (``stream_retrain_mode = "process"``): retrains run in parallel with scoring
   without the GIL; each worker costs one Python process and seconds to start.
-* Inline: the retrain runs inside the call that triggers it. Deterministic, so replays and
-  accuracy benchmarks give the same numbers every run; tick latency then includes fits.
+* Inline: the retrain runs inside the call that starts it (no thread at all; the one landing
+  point then never waits).
 
-Whatever runs it, a detector has at most one retrain in flight and polls its future on the
-scoring path, so a caller that never yields to an event loop still sees retrains land.
+Whatever runs it, a detector has at most one retrain in flight and lands it at the same point
+(``retrain_lag`` points after it started, :mod:`anomd.streaming.retraining`), so the executor
+changes how long that point may wait, never a result.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
+
+#: Seconds worker processes get to finish their task and exit at shutdown before termination.
+WORKER_EXIT_S = 3.0
 
 _shared: ThreadPoolExecutor | None = None
 _shared_lock = threading.Lock()
@@ -160,10 +165,16 @@ class RetrainPool(Executor):
         return self._ready.wait(timeout)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stops both pools. Worker processes are terminated rather than awaited: a retrain
-        in flight only matters to a detector that is being checkpointed anyway (its
-        checkpoint counts the retrain as due), and a worker still importing the backends would
-        otherwise hold up shutdown for seconds."""
+        """Stops both pools without waiting long for worker processes.
+
+        A retrain in flight only matters to a detector that is being checkpointed anyway (its
+        checkpoint carries the retrain, which the restored detector starts again), so workers
+        get :data:`WORKER_EXIT_S` to finish their task and exit, then are terminated: one still
+        importing the backends would otherwise hold up shutdown for seconds. They are not
+        terminated at once because a worker killed while it writes a result leaves a partial
+        message in the result pipe, on which the pool's manager thread (joined at interpreter
+        exit) would block forever.
+        """
         with self._lock:
             self._closed = True
             processes, threads = self._processes, self._threads
@@ -171,9 +182,12 @@ class RetrainPool(Executor):
         if processes is not None:
             workers = list(getattr(processes, "_processes", {}).values())  # no public handle
             processes.shutdown(wait=False, cancel_futures=True)
+            deadline = time.monotonic() + WORKER_EXIT_S
             for worker in workers:
-                worker.terminate()
+                worker.join(max(0.0, deadline - time.monotonic()))
             for worker in workers:
-                worker.join(5)
+                if worker.is_alive():
+                    worker.terminate()
+                    worker.join(5)
         if threads is not None:
             threads.shutdown(wait=wait, cancel_futures=cancel_futures)

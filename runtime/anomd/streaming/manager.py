@@ -12,9 +12,10 @@ A periodic sweep (:meth:`StreamManager.checkpoint_changed`) also writes the dete
 changed since their last checkpoint, which bounds what a crash can lose.
 
 Concurrency: a lock per stream id (striped) serialises create/restore/evict/delete of that id,
-so a restore can never read a checkpoint that an eviction is still writing; points are
-processed under each detector's own lock, and a caller holding a detector that got evicted
-meanwhile sees :class:`DetectorClosed` and fetches it again.
+so a restore can never read a checkpoint that an eviction is still writing. Detectors, like
+River's, are used by one thread at a time: each live one is held in a :class:`LiveStream`
+whose lock every use takes, and a caller holding a stream that got evicted meanwhile sees
+:class:`DetectorClosed` and fetches it again.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
 import structlog
 
 from anomd.errors import Conflict, InvalidInput, NotFound
@@ -33,33 +35,86 @@ from anomd.model_store import storage_errors
 from anomd.names import check_name, check_new_name
 from anomd.streaming import checkpoint
 from anomd.streaming.config import StreamConfig
-from anomd.streaming.detector import DetectorClosed, StreamingAnomalyDetector
+from anomd.streaming.detector import StreamingAnomalyDetector
+from anomd.streaming.state import DetectorState
+from anomd.streaming.stats import DetectorStats, UnreadableStream
+
+if TYPE_CHECKING:
+    from anomd.service import AnomalyService
 
 log = structlog.get_logger("anomd.streaming")
 T = TypeVar("T")
 _STRIPES = 64
+#: What :meth:`LiveStream.try_run` returns when the stream is busy.
+BUSY: Any = object()
+
+
+class DetectorClosed(RuntimeError):
+    """The stream was evicted or deleted while a caller still held it; fetch it again."""
+
+
+class LiveStream:
+    """A live detector as the manager holds it.
+
+    Attributes:
+        detector: The detector (used only under ``lock``).
+        last_used: ``time.monotonic()`` of the last use (idle eviction).
+        closed: Set when the stream is evicted or deleted; later uses raise DetectorClosed.
+    """
+
+    __slots__ = ("closed", "detector", "last_used", "lock")
+
+    def __init__(self, detector: StreamingAnomalyDetector) -> None:
+        self.detector = detector
+        self.lock = threading.Lock()
+        self.last_used = time.monotonic()
+        self.closed = False
+
+    def run(self, work: Callable[[StreamingAnomalyDetector], T]) -> T:
+        """Runs ``work`` on the detector under its lock, as a use of the stream."""
+        with self.lock:
+            return self._use(work)
+
+    def try_run(self, work: Callable[[StreamingAnomalyDetector], T]) -> T:
+        """:meth:`run` if no other thread holds the stream right now, else :data:`BUSY`."""
+        if not self.lock.acquire(blocking=False):
+            return BUSY
+        try:
+            return self._use(work)
+        finally:
+            self.lock.release()
+
+    def _use(self, work: Callable[[StreamingAnomalyDetector], T]) -> T:
+        if self.closed:
+            raise DetectorClosed(self.detector.model_id)
+        self.last_used = time.monotonic()
+        return work(self.detector)
+
+    def read(self, work: Callable[[StreamingAnomalyDetector], T]) -> T:
+        """Runs ``work`` under the lock without counting it as a use (stats, checkpoints)."""
+        with self.lock:
+            return work(self.detector)
 
 
 class StreamManager:
     """Owns the live detectors of one service.
 
     Args:
-        service: The :class:`~anomd.service.AnomalyService` (plugins, storage, signing key,
-            settings).
+        service: The service whose plugins, storage, signing key and settings streams use.
         max_detectors: Most detectors kept in memory.
         idle_timeout_s: Evict detectors unused for this long (0 disables).
         executor: Where retrains run (shared by all detectors).
     """
 
     def __init__(
-        self, service: Any, *, max_detectors: int, idle_timeout_s: float, executor: Executor
+        self, service: AnomalyService, *, max_detectors: int, idle_timeout_s: float, executor: Executor
     ) -> None:
         self.service = service
         self.max_detectors = max_detectors
         self.idle_timeout_s = idle_timeout_s
         self.executor = executor
         self._codec = service.models.codec
-        self._live: OrderedDict[str, StreamingAnomalyDetector] = OrderedDict()
+        self._live: OrderedDict[str, LiveStream] = OrderedDict()
         self._lock = threading.Lock()
         self._id_locks = [threading.Lock() for _ in range(_STRIPES)]
         self.evictions = 0
@@ -76,16 +131,16 @@ class StreamManager:
 
     # -- lookup -----------------------------------------------------------------------------
 
-    def live(self, model_id: str) -> StreamingAnomalyDetector | None:
-        """The live detector, marked as just used; no storage access (cheap)."""
+    def live(self, model_id: str) -> LiveStream | None:
+        """The live stream, moved to the most recently used end; no storage access (cheap)."""
         with self._lock:
-            detector = self._live.get(model_id)
-            if detector is not None:
+            stream = self._live.get(model_id)
+            if stream is not None:
                 self._live.move_to_end(model_id)
-            return detector
+            return stream
 
-    def open(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
-        """The detector for ``model_id``: live, restored from its checkpoint, or created.
+    def open(self, model_id: str, sent: Mapping[str, Any]) -> LiveStream:
+        """The stream ``model_id``: live, restored from its checkpoint, or created.
 
         Args:
             sent: Configuration fields the client sent (only these are compared with an
@@ -96,68 +151,67 @@ class StreamManager:
             InvalidInput: A bad configuration for a new detector.
         """
         check_name(model_id, "stream id")
-        detector = self.live(model_id)
-        if detector is None:
-            detector = self._load(model_id, lambda: self._create(model_id, sent))
-        self.check_same(detector, sent)
-        return detector
+        stream = self.live(model_id)
+        if stream is None:
+            stream = self._load(model_id, lambda: self._create(model_id, sent))
+        self.check_same(stream.detector, sent)
+        return stream
 
     def _load(
         self, model_id: str, create: Callable[[], StreamingAnomalyDetector] | None
-    ) -> StreamingAnomalyDetector:
+    ) -> LiveStream:
         """Restores (or creates) a detector that is not live and makes it live.
 
         Raises:
             NotFound: Neither live nor checkpointed, and no ``create``.
         """
         with self._id_lock(model_id):
-            detector = self.live(model_id)
-            if detector is None:
+            stream = self.live(model_id)
+            victims: list[str] = []
+            if stream is None:
                 detector = self._restore(model_id)
                 if detector is None:
                     if create is None:
                         raise NotFound(f"stream detector {model_id!r} not found")
                     detector = create()
-                victims = self._admit(model_id, detector)
-            else:
-                victims = []
+                stream, victims = self._admit(model_id, detector)
         # Evict outside the id lock: the victims' locks may be the same stripe.
         for victim in victims:
             self.evict(victim)
-        return detector
+        return stream
 
     def run(
         self, model_id: str, sent: Mapping[str, Any], work: Callable[[StreamingAnomalyDetector], T]
-    ) -> tuple[StreamingAnomalyDetector, T]:
+    ) -> tuple[LiveStream, T]:
         """Runs ``work`` on the detector for ``model_id`` (opened as :meth:`open` does).
 
-        A live detector is used without any lock but its own. If it is not live, or got
-        evicted between lookup and use, it is restored (or created) and ``work`` runs under
-        the stream's id lock, so no eviction can slip in between: the second attempt always
+        A live stream is used without any lock but its own. If it is not live, or got evicted
+        between lookup and use, it is restored (or created) and ``work`` runs under the
+        stream's id lock, so no eviction can slip in between: the second attempt always
         succeeds.
         """
         check_name(model_id, "stream id")
-        detector = self.live(model_id)
-        if detector is not None:
-            self.check_same(detector, sent)
+        stream = self.live(model_id)
+        if stream is not None:
+            self.check_same(stream.detector, sent)
             try:
-                return detector, work(detector)
+                return stream, stream.run(work)
             except DetectorClosed:
                 pass
         with self._id_lock(model_id):
-            detector = self.peek(model_id)
+            stream = self.peek(model_id)
             victims: list[str] = []
-            if detector is None:
+            if stream is None:
                 detector = self._restore(model_id) or self._create(model_id, sent)
-                victims = self._admit(model_id, detector)
-            self.check_same(detector, sent)
-            result = work(detector)
+                stream, victims = self._admit(model_id, detector)
+            self.check_same(stream.detector, sent)
+            result = stream.run(work)
         for victim in victims:
             self.evict(victim)
-        return detector, result
+        return stream, result
 
-    def peek(self, model_id: str) -> StreamingAnomalyDetector | None:
-        """The live detector without marking it used (stats, listings)."""
+    def peek(self, model_id: str) -> LiveStream | None:
+        """The live stream without marking it used (stats, listings)."""
         with self._lock:
             return self._live.get(model_id)
 
@@ -173,15 +227,19 @@ class StreamManager:
                 f"them out), or DELETE /v1/ml/anomaly/stream/{detector.model_id} and create it anew."
             )
 
-    def _create(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
-        check_new_name(model_id, self.service.settings.max_name_length, "stream id")
-        fields = dict(sent)
+    def _detector(self, model_id: str, config: StreamConfig | Mapping[str, Any]) -> StreamingAnomalyDetector:
+        """A new detector built with this service's plugins, backend rules and defaults."""
+        fields = dict(config) if isinstance(config, Mapping) else config.as_dict()
         spec = self.service.detector(fields.get("backend"))
         fields["backend"] = spec.id
         return StreamingAnomalyDetector(
             model_id, **fields, plugins=self.service.plugins, spec=spec, executor=self.executor,
             default_params=self.service.settings.backend_defaults.get(spec.id, {}),
         )
+
+    def _create(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
+        check_new_name(model_id, self.service.settings.max_name_length, "stream id")
+        return self._detector(model_id, sent)
 
     def _restore(self, model_id: str) -> StreamingAnomalyDetector | None:
         key = checkpoint.checkpoint_key(model_id)
@@ -191,24 +249,19 @@ class StreamManager:
             except KeyError:
                 return None
         header, state = checkpoint.decode(self._codec, blob, model_id)
-        config = header.config
-        spec = self.service.detector(config.backend)
-        detector = StreamingAnomalyDetector(
-            model_id, **{f: getattr(config, f) for f in config.__struct_fields__},
-            plugins=self.service.plugins, spec=spec, executor=self.executor,
-            default_params=self.service.settings.backend_defaults.get(spec.id, {}),
-        )
+        detector = self._detector(model_id, header.config)
         detector.restore_state(state)
         self.restores += 1
         return detector
 
-    def _admit(self, model_id: str, detector: StreamingAnomalyDetector) -> list[str]:
-        """Makes ``detector`` live; returns the least recently used ids beyond the limit."""
+    def _admit(self, model_id: str, detector: StreamingAnomalyDetector) -> tuple[LiveStream, list[str]]:
+        """Makes ``detector`` live; also returns the least recently used ids beyond the limit."""
+        stream = LiveStream(detector)
         with self._lock:
-            self._live[model_id] = detector
+            self._live[model_id] = stream
             self._live.move_to_end(model_id)
             excess = max(0, len(self._live) - self.max_detectors)
-            return [k for k in self._live if k != model_id][:excess]
+            return stream, [k for k in self._live if k != model_id][:excess]
 
     # -- eviction and checkpoints -----------------------------------------------------------
 
@@ -219,24 +272,27 @@ class StreamManager:
         """
         with self._id_lock(model_id):
             with self._lock:
-                detector = self._live.get(model_id)
-            if detector is None:
+                stream = self._live.get(model_id)
+            if stream is None:
                 return False
-            state = detector.checkpoint_state(close=True)
+            with stream.lock:  # no point can slip in between the copy and the close
+                state = stream.detector.checkpoint_state()
+                stream.closed = True
             try:
-                self._write(model_id, detector.config, state)
+                self._write(model_id, stream.detector.config, state)
             except Exception:
-                detector.reopen()
+                stream.closed = False
                 log.exception("stream eviction failed; detector kept in memory", stream=model_id)
                 return False
+            stream.read(lambda detector: detector.close())
             with self._lock:
-                if self._live.get(model_id) is detector:
+                if self._live.get(model_id) is stream:
                     del self._live[model_id]
             self._saved.pop(model_id, None)
             self.evictions += 1
             return True
 
-    def _write(self, model_id: str, config: StreamConfig, state: dict[str, Any]) -> None:
+    def _write(self, model_id: str, config: StreamConfig, state: DetectorState) -> None:
         blob = checkpoint.encode(self._codec, model_id, config, state)
         with storage_errors(f"writing stream checkpoint {model_id}"):
             self.storage.put(checkpoint.checkpoint_key(model_id), blob)
@@ -248,7 +304,7 @@ class StreamManager:
             return 0
         now = time.monotonic() if now is None else now
         with self._lock:
-            idle = [k for k, d in self._live.items() if now - d.last_used > self.idle_timeout_s]
+            idle = [k for k, s in self._live.items() if now - s.last_used > self.idle_timeout_s]
         return sum(self.evict(model_id) for model_id in idle)
 
     def checkpoint_all(self) -> int:
@@ -263,40 +319,45 @@ class StreamManager:
         with self._lock:
             items = list(self._live.items())
         written = 0
-        for model_id, detector in items:
-            if only_changed and self._saved.get(model_id) == detector.revision:
+        for model_id, stream in items:
+            if only_changed and self._saved.get(model_id) == stream.detector.revision:
                 continue
             with self._id_lock(model_id):
                 with self._lock:
-                    if self._live.get(model_id) is not detector:
+                    if self._live.get(model_id) is not stream:
                         continue  # evicted (and checkpointed) or deleted meanwhile
                 try:
-                    revision = detector.revision  # read before the state: a later point re-dirties it
-                    self._write(model_id, detector.config, detector.checkpoint_state())
+                    # The revision is read with the state: a later point re-dirties it.
+                    revision, state = stream.read(lambda d: (d.revision, d.checkpoint_state()))
+                    self._write(model_id, stream.detector.config, state)
                     self._saved[model_id] = revision
                     written += 1
-                except DetectorClosed:
-                    continue
                 except Exception:
                     log.exception("stream checkpoint failed", stream=model_id)
         return written
 
     # -- management -------------------------------------------------------------------------
 
-    def stats(self, model_id: str) -> dict[str, Any]:
+    def stats(self, model_id: str) -> DetectorStats:
         """Stats of a live detector, or of a checkpointed one (read from its header only).
 
         Raises:
             NotFound: No such stream.
         """
         check_name(model_id, "stream id")
-        detector = self.peek(model_id)
-        if detector is not None:
-            return {**detector.get_stats(), "live": True}
+        stream = self.peek(model_id)
+        if stream is not None:
+            return self._live_stats(stream)
         header = self._header(model_id)
         if header is None:
             raise NotFound(f"stream detector {model_id!r} not found")
-        return {**header.stats, "live": False, "checkpointed_at": header.created}
+        return msgspec.structs.replace(header.stats, live=False, checkpointed_at=header.created)
+
+    @staticmethod
+    def _live_stats(stream: LiveStream) -> DetectorStats:
+        stats = stream.read(lambda detector: detector.stats())
+        return msgspec.structs.replace(
+            stats, live=True, idle_s=round(time.monotonic() - stream.last_used, 3))
 
     def _header(self, model_id: str) -> checkpoint.CheckpointHeader | None:
         key = checkpoint.checkpoint_key(model_id)
@@ -312,11 +373,12 @@ class StreamManager:
             except IndexError as exc:
                 size = int(exc.args[0])
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> list[DetectorStats | UnreadableStream]:
         """Every live detector, then every checkpointed one not in memory, by id."""
         with self._lock:
             live = list(self._live.items())
-        rows = {model_id: {**d.get_stats(), "live": True} for model_id, d in live}
+        rows: dict[str, DetectorStats | UnreadableStream] = {
+            model_id: self._live_stats(stream) for model_id, stream in live}
         with storage_errors("listing stream checkpoints"):
             keys = [info.key for info in self.storage.list(checkpoint.PREFIX)]
         for key in keys:
@@ -328,8 +390,7 @@ class StreamManager:
             except (NotFound, InvalidInput):
                 continue
             except Exception as exc:  # noqa: BLE001 - one bad checkpoint must not hide the rest
-                rows[model_id] = {"object": "streaming_detector", "model_id": model_id, "live": False,
-                                  "error": str(exc)}
+                rows[model_id] = UnreadableStream(model_id=model_id, error=str(exc))
         return [rows[k] for k in sorted(rows)]
 
     def reset(self, model_id: str) -> StreamingAnomalyDetector:
@@ -340,12 +401,12 @@ class StreamManager:
         """
         check_name(model_id, "stream id")
         for _ in range(5):
-            detector = self.live(model_id) or self._load(model_id, None)
+            stream = self.live(model_id) or self._load(model_id, None)
             try:
-                detector.reset()
+                stream.run(lambda detector: detector.reset())
             except DetectorClosed:
                 continue
-            return detector
+            return stream.detector
         raise Conflict(f"stream {model_id!r} is being evicted and restored concurrently; retry")
 
     def delete(self, model_id: str) -> None:
@@ -363,11 +424,13 @@ class StreamManager:
             with storage_errors(f"deleting stream checkpoint {model_id}"):
                 stored = self.storage.delete(key)
             with self._lock:
-                detector = self._live.pop(model_id, None)
+                stream = self._live.pop(model_id, None)
             self._saved.pop(model_id, None)
-            if detector is not None:
-                detector.close()
-        if detector is None and not stored:
+            if stream is not None:
+                with stream.lock:
+                    stream.closed = True
+                    stream.detector.close()
+        if stream is None and not stored:
             raise NotFound(f"stream detector {model_id!r} not found")
 
     def __len__(self) -> int:
@@ -386,4 +449,3 @@ class StreamManager:
                 "processes_ready": getattr(executor, "processes_ready", None),
             },
         }
-

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -24,6 +26,13 @@ class DetectorStatus(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def _itself(self: Any) -> Generator[None, None, Any]:
+    """``await result`` gives the result at once. anomd 0.1's ``process`` and ``process_batch``
+    were coroutines; with this, code that awaits them keeps working now that they are not."""
+    yield from ()
+    return self
 
 
 class StreamingResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,7 +59,17 @@ class StreamingResult(msgspec.Struct, frozen=True, kw_only=True):
     samples_until_ready: int
     threshold: float | None
 
+    __await__ = _itself
 
+
+class StreamingResults(list):
+    """The results of a batch, one per point; awaitable for code written for anomd 0.1."""
+
+    __await__ = _itself
+
+
+#: ``BatchOutcome.status`` codes.
+COLLECTING, READY, RETRAINING = 0, 1, 2
 _STATUSES = (DetectorStatus.COLLECTING, DetectorStatus.READY, DetectorStatus.RETRAINING)
 
 
@@ -59,7 +78,9 @@ class BatchOutcome:
     """Per-point results of a batch as arrays (what the HTTP layer serialises).
 
     ``raw``/``score`` are NaN and ``flag`` is False where a point was not scored (cold start);
-    ``scored`` says which points were.
+    ``scored`` says which points were. ``version``/``thresholds`` are those of the model that
+    scored each point; ``model_version``/``threshold`` are the detector's after the batch (a
+    retrain may land right after the last point).
     """
 
     raw: np.ndarray
@@ -72,13 +93,25 @@ class BatchOutcome:
     collected: np.ndarray
     thresholds: np.ndarray
     threshold: float | None
+    model_version: int = 0
 
-    def results(self) -> list[StreamingResult]:
+    @classmethod
+    def empty(cls, n: int, threshold: float | None) -> BatchOutcome:
+        """``n`` points, none scored yet; ``threshold``: the fixed one, if any."""
+        return cls(
+            raw=np.full(n, np.nan), score=np.full(n, np.nan), flag=np.zeros(n, dtype=bool),
+            scored=np.zeros(n, dtype=bool), until_ready=np.zeros(n, dtype=np.int64),
+            version=np.zeros(n, dtype=np.int64), status=np.zeros(n, dtype=np.int8),
+            collected=np.zeros(n, dtype=np.int64),
+            thresholds=np.full(n, np.nan if threshold is None else threshold), threshold=threshold,
+        )
+
+    def results(self) -> StreamingResults:
         raw, score, flag = self.raw.tolist(), self.score.tolist(), self.flag.tolist()
         scored, until = self.scored.tolist(), self.until_ready.tolist()
         version, status, collected = self.version.tolist(), self.status.tolist(), self.collected.tolist()
         thresholds = [None if math.isnan(t) else t for t in self.thresholds.tolist()]
-        return [
+        return StreamingResults(
             StreamingResult(
                 score=score[i] if scored[i] else None,
                 is_anomaly=flag[i] if scored[i] else None,
@@ -90,4 +123,4 @@ class BatchOutcome:
                 threshold=thresholds[i],
             )
             for i in range(len(raw))
-        ]
+        )
