@@ -7,7 +7,8 @@ every anomaly outscores every ordinary row; 0.5: no better than chance).
 
 Run ``anomd serve``, then::
 
-    python examples/04_backend_comparison.py --output backend_comparison.png
+    python examples/04_backend_comparison.py            # chart in the temp folder
+    python examples/04_backend_comparison.py --output chart.png
 
 The server address comes from ``ANOMD_URL`` (default ``http://127.0.0.1:8000``). The chart
 needs matplotlib (installed with the dev dependencies).
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -170,7 +172,9 @@ def plot(results: list[dict], path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--output", default="backend_comparison.png", help="where to save the PNG chart"
+        "--output",
+        default=os.path.join(tempfile.gettempdir(), "anomd-backend-comparison.png"),
+        help="where to save the PNG chart (default: anomd-backend-comparison.png in the temp folder)",
     )
     args = parser.parse_args()
 

@@ -85,6 +85,14 @@ def test_documented_examples_work_against_a_real_server(server: ServerProcess) -
     detect = replies["POST /v1/ml/anomaly/detect"]
     assert [p["index"] for p in detect["data"]] == [4]
     assert replies["DELETE /v1/ml/anomaly/models/{filename}"]["deleted"] is True
+    index = replies["GET /"]
+    assert index["docs"] == "/schema" and index["openapi"] == "/schema/openapi.json"
+    assert client_get(server.url + index["openapi"])["paths"]  # the links lead somewhere real
+
+
+def client_get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
 
 
 def test_committed_settings_table_is_current() -> None:

@@ -106,7 +106,7 @@ def test_admin_routes_refuse_read_keys_and_take_admin_keys(guarded, fitted) -> N
 
 
 def test_probes_stay_open_and_keys_never_reach_the_log(guarded, fitted) -> None:
-    for path in ("/health", "/ready", "/v1/ml/anomaly/health"):
+    for path in ("/", "/health", "/ready", "/v1/ml/anomaly/health"):
         assert httpx.get(guarded.url + path).status_code == 200, path
     assert problem(httpx.get(guarded.url + "/metrics"), 401)
     assert "anomd_http_requests_total" in httpx.get(
@@ -197,7 +197,7 @@ def test_short_keys_are_refused_and_digests_match() -> None:
 def test_every_served_route_has_a_deliberate_scope(tmp_path: Path) -> None:
     """Reads are read, writes are admin, probes are open; a new route defaults to admin."""
     app = create_app(load_settings(env={}, data_dir=str(tmp_path), warm_up=False))
-    expected_open = {"/health", "/ready", "/v1/ml/anomaly/health", "/v1/ml/anomaly/ready"}
+    expected_open = {"/", "/health", "/ready", "/v1/ml/anomaly/health", "/v1/ml/anomaly/ready"}
     seen = set()
     for route in app.routes:
         for method in getattr(route, "methods", ()):

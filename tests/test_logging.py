@@ -20,6 +20,9 @@ def test_json_log_has_a_line_per_request_and_nothing_else(tmp_path) -> None:
         with httpx.Client(base_url=server.api, timeout=120) as api:
             constant_column = [[float(i % 7), 2.5] for i in range(60)]
             ok(api.post("/fit", json={"model": "logged", "backend": "ecod", "data": constant_column}))
+            # SUOD's joblib progress lines used to go straight to stderr, past the JSON logging.
+            ok(api.post("/fit", json={"model": "logged", "backend": "suod", "data": constant_column,
+                                      "params": {"base_estimators": ["hbos", "isolation_forest"]}}))
             assert api.post("/score", json={"model": "missing", "data": [[1.0, 2.0]]}).status_code == 404
             ok(api.post("/stream", json={"model_id": "logged-stream", "data": {"x": 1.0}}))
     finally:
@@ -33,6 +36,8 @@ def test_json_log_has_a_line_per_request_and_nothing_else(tmp_path) -> None:
         except json.JSONDecodeError:
             raise AssertionError(f"a log line is not JSON: {line!r}\nwhole log:\n{server.log()}") from None
 
+    listening = [e for e in events if str(e.get("event", "")).startswith("anomd listening on http://127.0.0.1:")]
+    assert len(listening) == 1 and "/schema" in listening[0]["event"], server.log()
     requests = [e for e in events if e.get("event") == "request"]
     by_path = {e["path"]: e for e in requests}
     fit = by_path["/v1/ml/anomaly/fit"]

@@ -44,11 +44,20 @@ def stdlib_logging_config(level: str = "info", fmt: str = "console") -> dict[str
     """A ``logging.dictConfig`` (also uvicorn's ``log_config``) that renders standard-library
     records, Python warnings included, like anomd's own events.
 
-    uvicorn's loggers stay at ``warning`` (anomd writes its own line per request); warnings
+    uvicorn's loggers stay at ``warning`` (anomd writes its own line per request), except for
+    the one line that says where the server listens (:class:`ListeningLine`); warnings
     captured from Python's ``warnings`` module arrive on the ``py.warnings`` logger once
     :func:`capture_warnings` has run.
     """
     threshold = max(getattr(logging, level.upper(), logging.INFO), logging.WARNING)
+    loggers = {
+        name: {"handlers": ["anomd"], "level": threshold, "propagate": False}
+        for name in ("uvicorn", "uvicorn.access", "py.warnings")
+    }
+    listening = min(threshold, logging.INFO) if level.lower() != "error" else threshold
+    loggers["uvicorn.error"] = {
+        "handlers": ["anomd"], "level": listening, "propagate": False, "filters": ["listening"],
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -63,15 +72,37 @@ def stdlib_logging_config(level: str = "info", fmt: str = "console") -> dict[str
                 ],
             },
         },
+        "filters": {"listening": {"()": ListeningLine, "threshold": threshold}},
         "handlers": {
             "anomd": {"class": "logging.StreamHandler", "formatter": "anomd", "stream": "ext://sys.stdout"},
         },
-        "loggers": {
-            name: {"handlers": ["anomd"], "level": threshold, "propagate": False}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "py.warnings")
-        },
+        "loggers": loggers,
         "root": {"handlers": ["anomd"], "level": threshold},
     }
+
+
+class ListeningLine(logging.Filter):
+    """Keeps uvicorn's start-up chatter out but its "running on" line in, as anomd's own.
+
+    uvicorn says where it listens only once the socket is bound, at INFO, among other INFO
+    lines nobody needs; this passes records at ``threshold`` or above, and turns that one line
+    into ``anomd listening on http://127.0.0.1:8000 (API docs: .../schema; Ctrl-C stops)``.
+    """
+
+    def __init__(self, threshold: int = logging.WARNING) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= self.threshold:
+            return True
+        if not str(record.msg).startswith("Uvicorn running on") or len(record.args or ()) < 3:
+            return False
+        scheme, host, port = record.args[:3]  # type: ignore[index, misc]
+        url = f"{scheme}://{host}:{port}"
+        record.msg, record.args = "anomd listening on %s (API docs: %s/schema; Ctrl-C stops)", (url, url)
+        record.name = "anomd.server"
+        return True
 
 
 def capture_warnings() -> None:

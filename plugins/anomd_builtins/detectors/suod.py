@@ -9,7 +9,7 @@ write to the fitted model while scoring, so a row's score depends on its batch.
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -60,12 +60,36 @@ def _base(name: str, seed: int | None):
 _SCORING = threading.Lock()
 
 
+def _quiet_suod() -> None:
+    """Stops SUOD printing joblib's progress lines ("[Parallel(n_jobs=1)]: Done 1 out of 1")
+    straight to stderr, past anomd's logging: a JSON log would get bare lines in it.
+
+    SUOD passes ``verbose=True`` to joblib's ``Parallel`` whatever its own ``verbose`` says, so
+    its module gets a ``Parallel`` that keeps quiet; nothing else changes.
+    """
+    import joblib
+    import suod.models.base as suod_base
+
+    if getattr(suod_base.Parallel, "anomd_quiet", False):
+        return
+
+    class QuietParallel(joblib.Parallel):
+        anomd_quiet = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["verbose"] = 0
+            super().__init__(*args, **kwargs)
+
+    suod_base.Parallel = QuietParallel
+
+
 class SUODDetector(PyODDetector):
     """Seeds numpy around fit: SUOD's random projections draw from the global generator."""
 
     def __init__(self, params: SUODParams, contamination: float) -> None:
         from pyod.models.suod import SUOD
 
+        _quiet_suod()
         self.seed = params.random_state
         super().__init__(
             SUOD(

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         capture_warnings()
         app = create_app(settings)
         uvicorn.run(
-            app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+            app, host=settings.host, port=settings.port, log_level=None, access_log=False,  # levels: log_config
             log_config=log_config,
         )
         return 0
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         host=settings.host,
         port=settings.port,
-        log_level="warning",
+        log_level=None,  # the levels are log_config's (uvicorn would override them)
         access_log=False,
         log_config=log_config,
     )

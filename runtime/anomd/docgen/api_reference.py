@@ -278,8 +278,9 @@ class _Renderer:
 INTRO = [
     (
         "The server describes itself as OpenAPI at `/schema/openapi.json`; this page is that "
-        "document rendered for people, with an example per route. The contract behind it "
-        "(field names clients rely on) is `API.md` in the design notes."
+        "document rendered for people, with an example per route. Field names are a contract: "
+        "clients rely on them, so a release adds fields and routes but never renames or removes "
+        "one (`tests/test_api_docs.py` keeps this page equal to what the server serves)."
     ),
     "",
     "Conventions:",

@@ -98,6 +98,7 @@ EXAMPLES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "GET /v1/ml/anomaly/backends": ("GET", "/v1/ml/anomaly/backends", None),
     "GET /v1/ml/anomaly/health": ("GET", "/v1/ml/anomaly/health", None),
     "GET /health": ("GET", "/health", None),
+    "GET /": ("GET", "/", None),
     "GET /v1/plugins": ("GET", "/v1/plugins", None),
     "DELETE /v1/ml/anomaly/models/{filename}": (
         "DELETE",

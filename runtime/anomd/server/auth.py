@@ -30,7 +30,7 @@ Access = Literal["open", "read", "admin"]
 
 log = structlog.get_logger("anomd.auth")
 
-_OPEN_PATHS = frozenset({"/health", "/ready", "/v1/ml/anomaly/health", "/v1/ml/anomaly/ready"})
+_OPEN_PATHS = frozenset({"/", "/health", "/ready", "/v1/ml/anomaly/health", "/v1/ml/anomaly/ready"})
 _ADMIN_POSTS = frozenset({"/v1/ml/anomaly/fit", "/v1/ml/anomaly/load"})
 _READ_POSTS = frozenset({"/v1/ml/anomaly/score", "/v1/ml/anomaly/detect",
                          "/v1/ml/anomaly/stream", "/v1/ml/anomaly/stream/"})
