@@ -181,10 +181,12 @@ class StreamController(Controller):
             except DetectorClosed:
                 result = None  # evicted meanwhile: the worker path restores it
             if result is not None:
+                app_state.live.publish(model_id, points, result)
                 return _single_response(model_id, result, warnings)
 
         def work() -> StreamResponse:
             _, out = manager.run(model_id, sent, lambda detector: detector.ingest(points))
+            app_state.live.publish(model_id, points, out)
             return _response(model_id, out, warnings)
 
         return await app_state.workers.run(work)
