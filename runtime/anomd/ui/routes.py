@@ -30,6 +30,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.static_files import create_static_files_router
 
 from anomd.server.state import AppState, AppStateDep
+from anomd.server.stream_schemas import StreamIdPath
 from anomd.server.streaming import stream_id
 from anomd.ui.figures import key_figures, stream_rows
 from anomd.ui.live import LiveFeed
@@ -120,7 +121,7 @@ class DashboardController(Controller):
         return {"data": rows, "total": len(rows)}
 
     @get("/ui/api/streams/{model_id:str}/live")
-    async def live(self, model_id: str, app_state: AppStateDep,
+    async def live(self, model_id: StreamIdPath, app_state: AppStateDep,
                    since: int | None = None) -> ServerSentEvent:
         stream_id(model_id)
         return ServerSentEvent(live_events(app_state.live, model_id, since))
