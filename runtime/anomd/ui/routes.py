@@ -21,11 +21,12 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Litestar, Response, get
 from litestar.datastructures import CacheControlHeader
+from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.static_files import create_static_files_router
 
@@ -59,6 +60,8 @@ _PAGE_HEADERS = {
     "referrer-policy": "no-referrer",
 }
 _INDEX = (STATIC / "index.html").read_bytes()
+#: First point wanted (a reconnecting page sends the one after its last); default: all kept.
+Since = Annotated[int | None, QueryParameter(ge=0)]
 
 
 def chunk_message(chunk: RingSlice) -> ServerSentEventMessage:
@@ -122,7 +125,7 @@ class DashboardController(Controller):
 
     @get("/ui/api/streams/{model_id:str}/live")
     async def live(self, model_id: StreamIdPath, app_state: AppStateDep,
-                   since: int | None = None) -> ServerSentEvent:
+                   since: Since = None) -> ServerSentEvent:
         stream_id(model_id)
         return ServerSentEvent(live_events(app_state.live, model_id, since))
 
