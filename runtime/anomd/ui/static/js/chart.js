@@ -57,10 +57,11 @@ export class LiveChart {
     const self = this;
     const xAxis = {
       stroke: colours.text, grid: { stroke: colours.grid, width: 1 }, ticks: { stroke: colours.grid, width: 1 },
-      space: narrow ? 70 : 90,
-      // A clock time per tick, blank where it repeats the previous one (many points a second).
-      values: (u, splits) => splits.map((s) => self.clockAt(s))
-        .map((label, i, all) => (i && label === all[i - 1] ? "" : label)),
+      space: narrow ? 60 : 80,
+      // Point numbers: many points can share one second, so clock times would repeat; the
+      // time of each point is in the legend on hover, the span of the view above the chart.
+      incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 1e6, 1e7],
+      values: (u, splits) => splits.map((s) => `#${Math.round(s)}`),
     };
     const yAxis = { stroke: colours.text, grid: { stroke: colours.grid, width: 1 }, ticks: { show: false }, size: 56 };
     const xSeries = { label: "point", value: (u, v) => (v === null ? "–" : `#${v} · ${self.clockAt(v)}`) };
@@ -196,6 +197,7 @@ export class LiveChart {
     this.score.setData([x, score, thr, dots]);
     this.drawn = {
       points: n, lastSeq: n ? x[n - 1] : null, flagged: flagged.length,
+      from: n ? time[0] : null, to: n ? time[n - 1] : null,
       flaggedSeqs: flagged.slice(-50).map((i) => x[i]),
     };
     this.onDrawn(this.drawn);

@@ -14,7 +14,7 @@ export function streamView(main, id) {
   let windowS = Number(sessionStorage.getItem("anomd.window") ?? 60);
   if (!WINDOWS.some(([, s]) => s === windowS)) windowS = 60;
   const facts = h("dl", { class: "facts" });
-  const state = h("span", { class: "live-state", id: "live-state", role: "status" }, "connecting…");
+  const state = h("span", { class: "pill", id: "live-state", role: "status" }, "connecting…");
   const valuesEl = h("div", { class: "chart", id: "values-chart" });
   const scoreEl = h("div", { class: "chart", id: "score-chart" });
   const summary = h("p", { class: "hint", id: "chart-summary" });
@@ -72,7 +72,6 @@ export function streamView(main, id) {
       chart = new LiveChart(valuesEl, scoreEl, msg.columns);
       chart.setWindow(windowS);
       chart.onDrawn = drawn;
-      replace(valuesTitle, msg.columns.length ? `${msg.columns.length} column${msg.columns.length > 1 ? "s" : ""}` : "");
     } else if (msg.dropped) {
       buffer.dropped += msg.dropped;
     }
@@ -98,6 +97,7 @@ export function streamView(main, id) {
     }
     if (b.dropped) parts.push(`${count(b.dropped)} points skipped (connection too slow)`);
     summary.textContent = parts.join(" · ") + ".";
+    valuesTitle.textContent = view.points ? `${clock(view.from)} – ${clock(view.to)}` : "";
     summary.dataset.points = view.points;
     summary.dataset.lastSeq = view.lastSeq ?? "";
     summary.dataset.flaggedSeqs = view.flaggedSeqs.join(",");
@@ -125,7 +125,7 @@ export function streamView(main, id) {
     (since) => `/ui/api/streams/${encodeURIComponent(id)}/live${since === null ? "" : `?since=${since}`}`,
     {
       resumeFrom: () => (buffer && buffer.lastSeq !== null ? buffer.lastSeq + 1 : null),
-      onState: (text, ok) => { state.textContent = text; state.classList.toggle("error", !ok); },
+      onState: (text, ok) => { state.textContent = text; state.className = `pill ${ok ? "ok" : "warn"}`; },
       onEvent: (type, data) => { if (type === "points") onPoints(data); },
     });
 
