@@ -16,7 +16,7 @@ from anomd.testing import start_server
 
 BOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "anomd.json"
 METRIC = re.compile(r"\banomd_[a-z0-9_]+\b")
-SAMPLE = re.compile(r"^(anomd_[a-z0-9_]+)(?:\{| )", re.M)
+SAMPLE = re.compile(r"^(anomd_[a-z0-9_]+)(?:\{| )", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")

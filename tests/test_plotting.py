@@ -61,7 +61,7 @@ def test_values_and_scores_show_the_planted_anomalies_flagged(planted_series) ->
 
 
 def test_scores_alone_make_one_panel_and_values_alone_are_detected_first(planted_series) -> None:
-    X, planted = planted_series
+    X, _ = planted_series
     scores = anomd.detect(X, contamination=0.02)
     only = anomd.plot(scores)
     assert len(only.axes) == 1 and "points flagged" in only._suptitle.get_text()
@@ -117,7 +117,7 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch: pytest
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "anomd", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
 
 
 def test_detect_plot_writes_the_image(tmp_path: Path, planted_series) -> None:
@@ -143,5 +143,6 @@ def test_detect_plot_refuses_a_bad_image_name_before_fitting(tmp_path: Path) -> 
 def test_the_cli_does_not_import_matplotlib_unless_asked(tmp_path: Path) -> None:
     code = ("import sys; from anomd.cli import main; import anomd.commands.detect; "
             "print('matplotlib' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
     assert result.stdout.strip() == "False", result.stderr

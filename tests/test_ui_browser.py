@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -137,17 +136,18 @@ def test_models_list_and_delete_after_confirmation(
 
 
 def test_a_read_only_key_cannot_delete_an_admin_key_can(
-    browser: Any, tmp_path_factory: pytest.TempPathFactory
+    browser: Any, api: httpx.Client, srv: ServerProcess
 ) -> None:
-    server = start_server(tmp_path_factory.mktemp("ui-keys"),
-                          env={"ANOMD_ADMIN_KEYS": ADMIN, "ANOMD_READ_KEYS": READ})
+    # A second server with keys on the same store (as `anomd serve --workers N` shares one),
+    # so the model is fitted by the first, whose detector libraries are loaded already.
+    filename = fit(api, "guarded")
+    server = start_server(srv.data_dir, env={"ANOMD_ADMIN_KEYS": ADMIN, "ANOMD_READ_KEYS": READ})
     context = browser.new_context(viewport=LAPTOP)
     watched = watched_page(context, server.url)
     page = watched.page
     try:
         with httpx.Client(base_url=server.api, timeout=60,
                           headers={"authorization": f"Bearer {ADMIN}"}) as admin:
-            filename = fit(admin, "guarded")
             page.goto(server.url + "/ui#/models")
             page.wait_for_selector("#key-dialog[open]")  # the API said 401: the page asks
             page.fill("#key-input", READ)
@@ -246,36 +246,33 @@ def test_keyboard_alone_reaches_every_section_and_the_delete_dialog(
     assert page.evaluate("sessionStorage.getItem('anomd.window')") == "300"
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_view_fits_laptop_and_phone_in_light_and_dark(
-    browser: Any, api: httpx.Client, srv: ServerProcess, scheme: str
+    browser: Any, api: httpx.Client, srv: ServerProcess
 ) -> None:
     create_stream(api, "looks-1")
     for a in range(5):
         ok(api.post("/stream", json={"model_id": "looks-1", "data": {"temp": 9.0 + a, "load": -9.0}}))
     fit(api, "looks")
-    backgrounds = set()
-    for device, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
-        context = browser.new_context(viewport=viewport, color_scheme=scheme, device_scale_factor=2 if device == "phone" else 1)
-        watched = watched_page(context, srv.url)
-        page = watched.page
-        try:
-            for view, ready in (("streams", "#streams-table"), ("streams/looks-1", "#chart-summary[data-points]"),
-                                ("models", "#models-table"), ("backends", "#backend-ecod"),
-                                ("server", "#figures .figure")):
-                page.goto(f"{srv.url}/ui#/{view}")
-                page.wait_for_selector(ready)
-                page.wait_for_timeout(300)
-                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-                assert overflow <= 1, f"{view} is {overflow}px wider than a {device} screen"
-                name = f"{view.replace('/', '-')}-{device}-{scheme}.png"
-                page.screenshot(path=screenshot_dir() / name, full_page=True)
-            backgrounds.add(page.evaluate("getComputedStyle(document.documentElement).backgroundColor"))
-            assert watched.console_errors() == [] and watched.external == []
-        finally:
-            context.close()
-    dark = page_is_dark(backgrounds.pop())
-    assert dark == (scheme == "dark")
+    views = (("streams", "#streams-table"), ("streams/looks-1", "#chart-summary[data-points]"),
+             ("models", "#models-table"), ("backends", "#backend-ecod"), ("server", "#figures .figure"))
+    for scheme in ("light", "dark"):
+        for device, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
+            context = browser.new_context(viewport=viewport, color_scheme=scheme)
+            watched = watched_page(context, srv.url)
+            page = watched.page
+            try:
+                for view, ready in views:
+                    page.goto(f"{srv.url}/ui#/{view}")
+                    page.wait_for_selector(ready)
+                    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                    assert overflow <= 1, f"{view} is {overflow}px wider than a {device} screen"
+                    name = f"{view.replace('/', '-')}-{device}-{scheme}.png"
+                    page.screenshot(path=screenshot_dir() / name, full_page=True)
+                background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+                assert page_is_dark(background) == (scheme == "dark"), background
+                assert watched.console_errors() == [] and watched.external == []
+            finally:
+                context.close()
     print(f"screenshots in {screenshot_dir()}")
 
 

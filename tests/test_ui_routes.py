@@ -26,7 +26,7 @@ from anomd.ui.routes import STATIC
 
 ADMIN = "ui-admin-key-000000001"
 READ = "ui-read-key-0000000002"
-EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_stream_rows_carry_flagged_share_and_last_anomaly(client: httpx.Client) 
 def test_figures_and_metrics_count_scored_and_flagged_points(client: httpx.Client) -> None:
     def flagged_metric() -> tuple[float, float]:
         text = client.get("/metrics").text
-        values = dict(re.findall(r"^(anomd_stream_points_(?:scored|flagged)_total) (\S+)$", text, re.M))
+        values = dict(re.findall(r"^(anomd_stream_points_(?:scored|flagged)_total) (\S+)$", text, re.MULTILINE))
         return float(values["anomd_stream_points_scored_total"]), float(values["anomd_stream_points_flagged_total"])
 
     scored0, flagged0 = flagged_metric()
