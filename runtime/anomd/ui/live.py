@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -135,7 +136,8 @@ class LiveFeed:
             # charted columns are these (it is made from, or checked against, the same point).
             newest = points[max(0, len(points) - self.history):]
             charted = tuple(sorted(first))[:MAX_CHART_COLUMNS]
-            values = np.array([[p[c] for c in charted] for p in newest], dtype=np.float64)
+            row = itemgetter(*charted)  # one C call per point (a tuple, or a scalar for one column)
+            values = np.array(list(map(row, newest)), dtype=np.float64)
             values = values.reshape(len(newest), len(charted))
         with self._lock:
             self.scored += scored
