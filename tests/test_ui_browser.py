@@ -32,10 +32,8 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("ui-browser"))
-    yield server
-    server.stop()
+def srv(module_server: ServerProcess) -> ServerProcess:
+    return module_server
 
 
 @pytest.fixture(scope="module")

@@ -30,15 +30,8 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNOR
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("ui-routes"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(srv: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=srv.url, timeout=60) as c:
+def client(module_server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=module_server.url, timeout=60) as c:
         yield c
 
 
@@ -164,10 +157,10 @@ def test_transforms_are_listed_with_their_option_schemas(client: httpx.Client) -
 
 
 def test_live_events_send_the_kept_points_then_new_ones_as_they_arrive(
-    client: httpx.Client, srv: ServerProcess
+    client: httpx.Client, module_server: ServerProcess
 ) -> None:
     feed_stream(client, "ui-live", spike=False)
-    with httpx.Client(base_url=srv.url, timeout=30) as watcher, \
+    with httpx.Client(base_url=module_server.url, timeout=30) as watcher, \
             watcher.stream("GET", "/ui/api/streams/ui-live/live") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -190,7 +183,7 @@ def test_live_events_send_the_kept_points_then_new_ones_as_they_arrive(
         assert update["score"][0] == pytest.approx(spike["results"][0]["score"])
         assert update["threshold"][0] == pytest.approx(spike["threshold"])
 
-    with httpx.Client(base_url=srv.url, timeout=30) as watcher, \
+    with httpx.Client(base_url=module_server.url, timeout=30) as watcher, \
             watcher.stream("GET", "/ui/api/streams/ui-live/live", params={"since": 58}) as response:
         stream = events(response)
         next(stream)
