@@ -4,24 +4,23 @@
 import { API, get } from "../api.js";
 import { h, replace } from "../dom.js";
 
+function bounds(s) {
+  const parts = [];
+  if (s.minimum !== undefined) parts.push(`≥ ${s.minimum}`);
+  if (s.exclusiveMinimum !== undefined) parts.push(`> ${s.exclusiveMinimum}`);
+  if (s.maximum !== undefined) parts.push(`≤ ${s.maximum}`);
+  if (s.exclusiveMaximum !== undefined) parts.push(`< ${s.exclusiveMaximum}`);
+  if (s.minItems !== undefined) parts.push(`at least ${s.minItems}`);
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+
+/** "integer (≥ 1, ≤ 10000)", "number (> 0, ≤ 1) or \"auto\"": each alternative with its bounds. */
 function typeOf(schema) {
   if (!schema) return "";
   if (schema.enum) return schema.enum.map((v) => JSON.stringify(v)).join(" | ");
   if (schema.anyOf) return schema.anyOf.map(typeOf).join(" or ");
-  if (schema.type === "array") return `list of ${typeOf(schema.items) || "values"}`;
-  return schema.type || "";
-}
-
-function bounds(schema) {
-  const parts = [];
-  for (const s of [schema, ...(schema.anyOf || [])]) {
-    if (s.minimum !== undefined) parts.push(`≥ ${s.minimum}`);
-    if (s.exclusiveMinimum !== undefined) parts.push(`> ${s.exclusiveMinimum}`);
-    if (s.maximum !== undefined) parts.push(`≤ ${s.maximum}`);
-    if (s.exclusiveMaximum !== undefined) parts.push(`< ${s.exclusiveMaximum}`);
-    if (s.items?.minimum !== undefined) parts.push(`items ≥ ${s.items.minimum}`);
-  }
-  return parts.join(", ");
+  if (schema.type === "array") return `list of ${typeOf(schema.items) || "values"}${bounds(schema)}`;
+  return (schema.type || "any") + bounds(schema);
 }
 
 export function paramsTable(schema) {
@@ -29,13 +28,12 @@ export function paramsTable(schema) {
   if (!props.length) return h("p", { class: "hint" }, "No parameters.");
   return h("div", { class: "table-wrap" }, h("table", {},
     h("thead", {}, h("tr", {},
-      h("th", { scope: "col" }, "Parameter"), h("th", { scope: "col" }, "Type"),
-      h("th", { scope: "col" }, "Default"), h("th", { scope: "col", class: "opt" }, "Allowed"))),
+      h("th", { scope: "col" }, "Parameter"), h("th", { scope: "col" }, "Type and range"),
+      h("th", { scope: "col" }, "Default"))),
     h("tbody", {}, props.map(([name, p]) => h("tr", {},
       h("td", {}, h("code", {}, name), p.description ? h("div", { class: "hint" }, p.description) : null),
       h("td", {}, typeOf(p)),
-      h("td", { class: "mono" }, p.default === undefined ? "–" : JSON.stringify(p.default)),
-      h("td", { class: "opt" }, bounds(p) || "–"))))));
+      h("td", { class: "mono" }, p.default === undefined ? "–" : JSON.stringify(p.default)))))));
 }
 
 export function catalogView(main) {
