@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
         dependencies={"app_state": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # Exited in reverse order: streams are checkpointed before the service closes storage.
-        # The dashboard's event streams end first: the server waits for open responses.
+        # The dashboard's part ends its live charts' event streams when a stop signal arrives:
+        # the server waits for open responses before it runs this shutdown at all.
         lifespan=[lifespan, stream_lifespan(state), *([ui_lifespan(state)] if dashboard else [])],
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         # Logging is structlog's (configure_logging above). Litestar's default config would add a

@@ -116,10 +116,9 @@ class DashboardController(Controller):
     @get("/ui/api/transforms")
     async def transforms(self, app_state: AppStateDep) -> dict:
         rows = [
-            {"transform": spec.id, "description": spec.description,
-             "options": spec.options_schema(), "plugin": entry.plugin}
-            for spec_id, entry in app_state.service.plugins.transforms.entries()
-            for spec in (entry.item,)
+            {"transform": entry.item.id, "description": entry.item.description,
+             "options": entry.item.options_schema(), "plugin": entry.plugin}
+            for _, entry in app_state.service.plugins.transforms.entries()
         ]
         return {"data": rows, "total": len(rows)}
 
