@@ -76,6 +76,14 @@ def server(server_store: StoreUnderTest, server_data_dir: Path) -> Iterator[Serv
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A filesystem server of the test module's own, for tests that need to know its state."""
+    srv = start_server(tmp_path_factory.mktemp("module-server"))
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture(scope="session")
 def api(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.api, timeout=300) as client:

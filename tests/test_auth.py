@@ -197,13 +197,16 @@ def test_short_keys_are_refused_and_digests_match() -> None:
 def test_every_served_route_has_a_deliberate_scope(tmp_path: Path) -> None:
     """Reads are read, writes are admin, probes are open; a new route defaults to admin."""
     app = create_app(load_settings(env={}, data_dir=str(tmp_path), warm_up=False))
-    expected_open = {"/", "/health", "/ready", "/v1/ml/anomaly/health", "/v1/ml/anomaly/ready"}
+    # The dashboard's page and static files hold no data (its data routes are read routes).
+    expected_open = {"/", "/health", "/ready", "/v1/ml/anomaly/health", "/v1/ml/anomaly/ready", "/ui",
+                     "/ui/static/js/app.js"}
     seen = set()
     for route in app.routes:
         for method in getattr(route, "methods", ()):
             if method in ("OPTIONS", "HEAD"):
                 continue
-            path = route.path.replace("{filename:str}", "x_ecod.joblib").replace("{model_id:str}", "s1")
+            path = (route.path.replace("{filename:str}", "x_ecod.joblib").replace("{model_id:str}", "s1")
+                    .replace("{file_path:path}", "js/app.js"))
             scope = required_scope(method, path)
             seen.add((method, route.path, scope))
             if path in expected_open:

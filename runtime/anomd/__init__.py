@@ -9,6 +9,7 @@ Batch use without a server::
     fitted, scores = service.score(new_rows, model="fraud", backend="ecod")
 
     scores = anomd.detect(rows, backend="isolation_forest")   # fit and score, nothing stored
+    anomd.plot(rows, scores).savefig("scores.png")           # needs the `plot` extra
 
 Streaming::
 
@@ -25,6 +26,7 @@ from anomd.hookspecs import hookimpl
 
 __all__ = [
     "AnomalyService", "DetectorSpec", "DetectorStatus", "Scores", "StreamingAnomalyDetector", "detect", "hookimpl",
+    "plot",
 ]
 
 if TYPE_CHECKING:
@@ -73,6 +75,14 @@ def detect(data: Any, *, backend: str = "ecod", contamination: float = 0.1, **kw
     threshold = kwargs.pop("threshold", None)
     fitted = train(spec, data, name="detect", contamination=contamination, **kwargs)
     return fitted.score(data, threshold=threshold)
+
+
+def plot(series_or_scores: Any, scores: Scores | None = None, **kwargs: Any) -> Any:
+    """A matplotlib figure of values, score, threshold and flagged points (see
+    :func:`anomd.plotting.plot`; matplotlib is the optional extra ``plot``)."""
+    from anomd.plotting import plot as draw
+
+    return draw(series_or_scores, scores, **kwargs)
 
 
 _plugins: Any = None

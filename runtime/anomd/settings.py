@@ -98,6 +98,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stream_retrain_mode: Literal["thread", "process"] = "thread"
     #: Worker processes (or threads) for streaming retrains, shared by all detectors.
     stream_retrain_workers: Positive = 1
+    #: The operator dashboard at ``/ui``. ``auto`` serves it on a loopback bind, or anywhere
+    #: once API keys are configured (its data then needs a read key); ``on`` also serves it
+    #: with ``allow_unauthenticated``; ``off`` never.
+    ui: Literal["auto", "on", "off"] = "auto"
+    #: Newest points per stream kept in memory for the dashboard's live chart (at most 256
+    #: streams, the least recently active dropped first).
+    ui_live_points: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 2000
 
     def storage_uri(self) -> str:
         return self.storage or Path(self.data_dir).expanduser().resolve().as_uri()

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  anomd detect payments.csv > flagged.csv\n"
             "  anomd detect sensors.parquet --backend isolation_forest --contamination 0.02 \\\n"
             "      --columns temp,pressure --output flagged.parquet\n"
-            "  anomd detect big.csv --backend knn --params '{\"n_neighbors\": 10}' -o out.csv"
+            "  anomd detect big.csv --backend knn --params '{\"n_neighbors\": 10}' -o out.csv\n"
+            "  anomd detect sensors.csv --plot sensors.png -o flagged.csv"
         ),
     )
     parser.add_argument(
@@ -82,6 +83,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output", "-o", metavar="OUT", help="write here (.csv, .parquet or .pq) instead of stdout"
     )
     parser.add_argument(
+        "--plot",
+        metavar="IMAGE",
+        help="also draw values, score, threshold and flagged rows to IMAGE (.png, .svg, .pdf; "
+        "needs matplotlib: pip install 'anomd[plot]')",
+    )
+    parser.add_argument(
         "--chunk-rows",
         type=int,
         default=DEFAULT_CHUNK_ROWS,
@@ -112,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.output:
         table_format(args.output, "output")  # refuse a bad suffix before the slow part
+    if args.plot:
+        plot_format(args.plot)  # refuse a bad suffix or a missing matplotlib before fitting
     if args.chunk_rows < 1:
         raise UsageError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
     params = parse_json_object(args.params, "--params") if args.params else None
@@ -162,7 +171,53 @@ def run(args: argparse.Namespace) -> int:
             + (f"; written to {args.output}" if args.output else ""),
             file=sys.stderr,
         )
+    if args.plot:
+        draw(X, columns, raw, score, flags, fitted, args)
     return 0
+
+
+PLOT_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "webp")
+
+
+def plot_format(path: str) -> str:
+    """The image format of ``--plot``, after checking matplotlib is there to draw it.
+
+    Raises:
+        UsageError: An unknown suffix, or matplotlib is not installed.
+    """
+    import importlib.util
+
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    if suffix not in PLOT_FORMATS:
+        raise UsageError(f"--plot {path}: name the image .png, .svg, .pdf, .jpg or .webp")
+    if importlib.util.find_spec("matplotlib") is None:
+        from anomd.plotting import INSTALL_HINT
+
+        raise UsageError(f"--plot: {INSTALL_HINT}")
+    return suffix
+
+
+def draw(
+    X: np.ndarray,
+    columns: list[str],
+    raw: np.ndarray,
+    score: np.ndarray,
+    flags: np.ndarray,
+    fitted: FittedModel,
+    args: argparse.Namespace,
+) -> None:
+    """Writes the ``--plot`` image: the file's columns, the scores and the flagged rows."""
+    from anomd.model import Scores
+    from anomd.plotting import plot
+
+    scores = Scores(raw=raw, score=score, is_anomaly=flags, threshold=fitted.info.threshold,
+                    normalization=fitted.info.normalization)
+    count = int(flags.sum())
+    title = (f"{args.file}: {count} of {len(flags)} rows anomalous ({count / len(flags):.1%}) "
+             f"with {fitted.info.backend}")
+    plot(X, scores, names=columns, title=title).savefig(args.plot, dpi=110)
+    if not args.quiet:
+        print(f"anomd: plot written to {args.plot}", file=sys.stderr)
 
 
 def choose_columns(frame: pl.DataFrame, requested: str | None, source: str) -> list[str]:

@@ -32,6 +32,10 @@ from anomd.server.warmup import warm_up
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
 from anomd.settings import Settings, load_settings
+from anomd.ui.exposure import ui_enabled
+from anomd.ui.live import LiveFeed
+from anomd.ui.routes import schema_asset_routes, ui_lifespan, ui_routes
+from anomd.ui.schema_page import offline_redoc
 from anomd.versions import anomd_version
 
 ROUTE_HANDLERS: list = [
@@ -56,6 +60,8 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     service = service or AnomalyService(settings)
     state = AppState(service=service, workers=Workers(settings.worker_threads))
     state.streams = build_stream_manager(service, settings)
+    dashboard = ui_enabled(settings)
+    state.live = LiveFeed(settings.ui_live_points, keep=dashboard)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -71,11 +77,13 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
         await anyio.to_thread.run_sync(service.close)
 
     app = Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, *schema_asset_routes(), *(ui_routes() if dashboard else [])],
         dependencies={"app_state": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # Exited in reverse order: streams are checkpointed before the service closes storage.
-        lifespan=[lifespan, stream_lifespan(state)],
+        # The dashboard's part ends its live charts' event streams when a stop signal arrives:
+        # the server waits for open responses before it runs this shutdown at all.
+        lifespan=[lifespan, stream_lifespan(state), *([ui_lifespan(state)] if dashboard else [])],
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         # Logging is structlog's (configure_logging above). Litestar's default config would add a
         # handler to the root logger of whatever process builds the app, bound to the stderr of
@@ -83,7 +91,7 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
         logging_config=None,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
-            title="anomd", version=anomd_version(), path="/schema",
+            title="anomd", version=anomd_version(), path="/schema", render_plugins=[offline_redoc()],
         ),
         debug=False,
     )

@@ -3,8 +3,10 @@
 Two scopes. ``read`` covers everything that only uses models (score, detect, stream points, list
 and inspect); ``admin`` adds what changes or removes them (fit, load, delete, stream reset and
 delete). Liveness and readiness probes stay open because orchestrators call them without
-credentials. A route this table does not know needs ``admin``: a new endpoint is closed until
-someone decides otherwise.
+credentials, and so do the dashboard's page and static assets (``/ui/``, ``/ui/static/...``):
+they hold no data, and a browser cannot attach a key to a page it navigates to; the page's data
+comes from routes that need a key like any other. A route this table does not know needs
+``admin``: a new endpoint is closed until someone decides otherwise.
 
 Keys are kept only as SHA-256 digests and a presented token is hashed, then compared with every
 digest by :func:`hmac.compare_digest`, so neither the comparison's time nor a log line or memory
@@ -35,13 +37,15 @@ _ADMIN_POSTS = frozenset({"/v1/ml/anomaly/fit", "/v1/ml/anomaly/load"})
 _READ_POSTS = frozenset({"/v1/ml/anomaly/score", "/v1/ml/anomaly/detect",
                          "/v1/ml/anomaly/stream", "/v1/ml/anomaly/stream/"})
 _RESET = re.compile(r"/v1/ml/anomaly/stream/[^/]+/reset/?")
+#: No segment may start with a dot, so no ``..`` can lead from an open path to a guarded one.
+_UI_ASSETS = re.compile(r"/ui/?|/ui/static(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+")
 _HASHED = re.compile(r"sha256:([0-9a-fA-F]{64})")
 
 
 def required_scope(method: str, path: str) -> Access:
     """The least scope a request needs (``admin`` for anything not listed)."""
     if method in ("GET", "HEAD"):
-        return "open" if path in _OPEN_PATHS else "read"
+        return "open" if path in _OPEN_PATHS or _UI_ASSETS.fullmatch(path) else "read"
     if method == "OPTIONS":
         return "open"  # CORS preflights never carry credentials
     if method == "POST":

@@ -93,6 +93,11 @@ def render(state: AppState) -> str:
                              "Streaming detectors brought back from a checkpoint.", streams.restores))
     lines.extend(_single("anomd_stream_points_total", "counter",
                          "Points received by streaming detectors.", TOTALS.points))
+    lines.extend(_single("anomd_stream_points_scored_total", "counter",
+                         "Streaming points scored (received after the cold start).",
+                         state.live.scored))
+    lines.extend(_single("anomd_stream_points_flagged_total", "counter",
+                         "Streaming points flagged anomalous.", state.live.flagged))
     lines.extend(_single("anomd_stream_retrains_total", "counter",
                          "Streaming retrains that finished and were swapped in.", TOTALS.retrains))
     lines.extend(_single("anomd_stream_retrain_failures_total", "counter",

@@ -11,6 +11,7 @@ from anomd.server.observe import HttpMetrics
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
 from anomd.streaming.manager import StreamManager
+from anomd.ui.live import LiveFeed
 
 
 @dataclass
@@ -23,6 +24,8 @@ class AppState:
     http: HttpMetrics = field(default_factory=HttpMetrics)
     #: Live streaming detectors (set by ``create_app``).
     streams: StreamManager | None = None
+    #: What streams just scored, for the dashboard's live chart and the flagged-points metrics.
+    live: LiveFeed = field(default_factory=lambda: LiveFeed(keep=False))
 
 
 #: How handlers declare the ``app_state`` dependency (explicitly named, as Litestar 3 requires).

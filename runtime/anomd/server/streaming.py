@@ -176,6 +176,7 @@ class StreamController(Controller):
         manager = app_state.streams
 
         def respond(detector: StreamingAnomalyDetector, result: StreamingResult) -> StreamResponse:
+            app_state.live.publish(model_id, points, result)  # the dashboard's live feed
             return _single_response(model_id, detector, result, warnings)
 
         stream = manager.live(model_id)
@@ -195,6 +196,7 @@ class StreamController(Controller):
             if len(points) == 1:
                 return manager.run(model_id, sent, lambda d: respond(d, INLINE.process(d, points[0])))[1]
             _, out = manager.run(model_id, sent, lambda detector: detector.process_many(points))
+            app_state.live.publish(model_id, points, out)
             return _response(model_id, out, warnings)
 
         return await app_state.workers.run(work)
