@@ -87,6 +87,7 @@ def test_documented_examples_work_against_a_real_server(server: ServerProcess) -
     assert replies["DELETE /v1/ml/anomaly/models/{filename}"]["deleted"] is True
     index = replies["GET /"]
     assert index["docs"] == "/schema" and index["openapi"] == "/schema/openapi.json"
+    assert index["ui"] == "/ui"  # a loopback server serves the dashboard
     assert client_get(server.url + index["openapi"])["paths"]  # the links lead somewhere real
 
 

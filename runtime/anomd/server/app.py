@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     service = service or AnomalyService(settings)
     state = AppState(service=service, workers=Workers(settings.worker_threads))
     state.streams = build_stream_manager(service, settings)
-    dashboard = ui_enabled(settings)
+    dashboard = state.dashboard = ui_enabled(settings)
     state.live = LiveFeed(settings.ui_live_points, keep=dashboard)
 
     @asynccontextmanager

@@ -229,6 +229,8 @@ class IndexResponse(msgspec.Struct, kw_only=True):
     openapi: str = "/schema/openapi.json"
     health: str = "/health"
     api: Annotated[str, msgspec.Meta(description="Prefix of every anomaly-detection route.")] = "/v1/ml/anomaly"
+    ui: Annotated[str | None, msgspec.Meta(
+        description="The operator dashboard; null where this server does not serve it.")] = None
 
 
 class HealthResponse(msgspec.Struct, kw_only=True):

@@ -26,6 +26,8 @@ class AppState:
     streams: StreamManager | None = None
     #: What streams just scored, for the dashboard's live chart and the flagged-points metrics.
     live: LiveFeed = field(default_factory=lambda: LiveFeed(keep=False))
+    #: Whether this app serves the dashboard at /ui (``anomd.ui.exposure``).
+    dashboard: bool = False
 
 
 #: How handlers declare the ``app_state`` dependency (explicitly named, as Litestar 3 requires).

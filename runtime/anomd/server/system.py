@@ -37,8 +37,8 @@ class SystemController(Controller):
     # None of these routes fails (outside of bugs): they read what the process already holds.
     @get("/", summary="What this server is, and links to its documentation",
          operation_class=operation(reply=IndexResponse))
-    async def index(self) -> IndexResponse:
-        return IndexResponse(version=anomd_version())
+    async def index(self, app_state: AppStateDep) -> IndexResponse:
+        return IndexResponse(version=anomd_version(), ui="/ui" if app_state.dashboard else None)
 
     @get(["/health", "/v1/ml/anomaly/health"], summary="Liveness and what this server runs on",
          operation_class=operation(reply=HealthResponse))
