@@ -108,6 +108,11 @@ class Cluster:
                 self._client = distributed.Client(self._local)
             return self._client
 
+    @property
+    def address(self) -> str:
+        """The scheduler's address (starting the cluster if needed)."""
+        return str(self.client().scheduler.address)
+
     def worker_count(self) -> int:
         return len(self.client().scheduler_info(n_workers=-1)["workers"]) or 1
 

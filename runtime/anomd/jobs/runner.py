@@ -28,6 +28,8 @@ from typing import Any
 import msgspec
 import structlog
 
+from anomd.backend_catalog import params_for
+from anomd.detectors import DetectorSpec
 from anomd.errors import AnomdError, InvalidInput, NotFound
 from anomd.jobs.cluster import Cluster
 from anomd.jobs.dataset import MANIFEST
@@ -190,6 +192,7 @@ class JobRun:
         req = self.request
         _, parts = self._input()
         spec = self._check_fit()
+        assert spec is not None
         plan = self._fit_plan(spec.id, req.model or "", store=True)
         client = self._client()
         self._fit_phase(client, plan, parts)
@@ -201,6 +204,7 @@ class JobRun:
     def _detect(self) -> None:
         parts, target = self._dataset_io()
         spec = self._check_fit()
+        assert spec is not None
         output = self._prepare_output(target, parts)
         plan = self._fit_plan(spec.id, "detect", store=False)
         client = self._client()
@@ -250,16 +254,8 @@ class JobRun:
             raise NotFound(f"no group models {model}.<group> with backend {backend!r} are stored; "
                            "fit them with a fit_groups job first")
 
-    def _check_fit(self) -> Any:
-        req = self.request
-        spec = self.service.detector(req.backend)
-        from anomd.backend_catalog import params_for
-
-        spec.parse_params(params_for(self.settings, spec.id, req.params))
-        if req.kind == "fit_groups" and len(req.model or "") > self.settings.max_name_length - GROUP_ROOM:
-            raise InvalidInput(f"model name {req.model!r} leaves no room for group names: "
-                               f"use at most {self.settings.max_name_length - GROUP_ROOM} characters")
-        return spec
+    def _check_fit(self) -> DetectorSpec:
+        return check_backend(self.service, self.request)
 
     def _prepare_output(self, target: Location, parts: list[Partition]) -> Storage:
         output = open_location(target.uri, self.context.data_options, self.service.plugins.storage)
@@ -443,6 +439,22 @@ class JobRun:
             self._last_report = now
             self.record.heartbeat = now_iso()
             self.control.report(self.record)
+
+
+def check_backend(service: AnomalyService, request: JobRequest) -> DetectorSpec | None:
+    """The backend a job fits with (None for score jobs, whose model names it) and its params,
+    refused clearly: unknown (404), disabled (403), bad params or name too long (422)."""
+    if request.kind == "score":
+        if request.backend is not None:
+            service.detector(request.backend)
+        return None
+    spec = service.detector(request.backend)
+    spec.parse_params(params_for(service.settings, spec.id, request.params))
+    limit = service.settings.max_name_length - GROUP_ROOM
+    if request.kind == "fit_groups" and len(request.model or "") > limit:
+        raise InvalidInput(f"model name {request.model!r} leaves no room for group names: "
+                           f"use at most {limit} characters")
+    return spec
 
 
 def _remove_outputs(output: Storage, parts: list[Partition]) -> None:

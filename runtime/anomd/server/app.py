@@ -16,10 +16,12 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from anomd.jobs.manager import JobManager
 from anomd.logging import configure_logging
 from anomd.server.auth import KeyTable, api_key_guard, check_exposure
 from anomd.server.batch import BatchController
 from anomd.server.errors import EXCEPTION_HANDLERS
+from anomd.server.jobs import JobsController, jobs_lifespan
 from anomd.server.models import ModelsController
 from anomd.server.observe import observed
 from anomd.server.openapi_body import request_components
@@ -36,6 +38,7 @@ from anomd.versions import anomd_version
 
 ROUTE_HANDLERS: list = [
     BatchController, ModelsController, SystemController, ProbesController, StreamController,
+    JobsController,
 ]
 
 
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     service = service or AnomalyService(settings)
     state = AppState(service=service, workers=Workers(settings.worker_threads))
     state.streams = build_stream_manager(service, settings)
+    state.jobs = JobManager(service)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -74,8 +78,9 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
         route_handlers=ROUTE_HANDLERS,
         dependencies={"app_state": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        # Exited in reverse order: streams are checkpointed before the service closes storage.
-        lifespan=[lifespan, stream_lifespan(state)],
+        # Exited in reverse order: jobs are cancelled and streams checkpointed before the
+        # service closes storage.
+        lifespan=[lifespan, stream_lifespan(state), jobs_lifespan(state)],
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         # Logging is structlog's (configure_logging above). Litestar's default config would add a
         # handler to the root logger of whatever process builds the app, bound to the stderr of

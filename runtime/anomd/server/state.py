@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from litestar.di import NamedDependency
 
+from anomd.jobs.manager import JobManager
 from anomd.server.observe import HttpMetrics
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
@@ -23,6 +24,8 @@ class AppState:
     http: HttpMetrics = field(default_factory=HttpMetrics)
     #: Live streaming detectors (set by ``create_app``).
     streams: StreamManager | None = None
+    #: Dataset jobs (set by ``create_app``).
+    jobs: JobManager | None = None
 
 
 #: How handlers declare the ``app_state`` dependency (explicitly named, as Litestar 3 requires).
