@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from jobs_helpers import read_output, run_job, sensor_frame, service_in, visible_and_hidden, write_files
+from jobs_helpers import (
+    read_output,
+    run_job,
+    sensor_frame,
+    service_in,
+    visible_and_hidden,
+    write_files,
+)
 
 from anomd.jobs.cluster import Cluster
 from anomd.jobs.records import JobRecord

@@ -69,8 +69,8 @@ def test_a_job_run_twice_writes_the_same_files(
     folder, data = dataset
     service = service_in(tmp_path / "store")
     service.fit(data.select(FEATURES).to_numpy()[:500], model="m", backend="ecod")
-    request = dict(kind="score", input=f"{folder}/part-*.parquet", output=str(tmp_path / "out"),
-                   model="m", backend="ecod", columns=FEATURES, keep=["id"])
+    request = {"kind": "score", "input": f"{folder}/part-*.parquet", "output": str(tmp_path / "out"),
+                   "model": "m", "backend": "ecod", "columns": FEATURES, "keep": ["id"]}
 
     first = run_job(service, dask_cluster, **request)
     before = {p.name: p.read_bytes() for p in (tmp_path / "out").glob("*.parquet")}

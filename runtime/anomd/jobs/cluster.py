@@ -103,7 +103,9 @@ class Cluster:
                 self._local = distributed.LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address="127.0.0.1:0", env=env,
-                    silence_logs=logging.ERROR,
+                    # A task's error is the job's error, reported in its record; the workers'
+                    # own log lines would repeat it on the server's stderr.
+                    silence_logs=logging.CRITICAL,
                 )
                 self._client = distributed.Client(self._local)
             return self._client

@@ -101,8 +101,9 @@ class JobManager:
                 self._beat = threading.Thread(target=self._heartbeats, name="anomd-job-heartbeat",
                                               daemon=True)
                 self._beat.start()
+        queued = copy(record)  # as stored: the thread may start it at once
         self._pool.submit(self._run, active)
-        return copy(record)
+        return queued
 
     def _run(self, active: _Active) -> None:
         record = active.record
