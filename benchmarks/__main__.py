@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "coldstart": ("benchmarks.coldstart", "first request per backend on a fresh server, warm-up on vs off"),
     "streaming": ("benchmarks.streaming", "streaming detector throughput and latency"),
     "nab": ("benchmarks.nab", "Numenta Anomaly Benchmark score of the streaming detectors"),
+    "scaling": ("benchmarks.scaling", "dataset scoring and per-group fits on a Dask LocalCluster vs one process"),
     "plot": ("benchmarks.plot", "draw benchmarks/results/benchmarks.png from the saved results"),
     "markdown": ("benchmarks.markdown", "print the saved results as markdown tables (for docs/backends.md)"),
 }
@@ -46,7 +47,7 @@ def usage() -> str:
 
 
 #: Commands that take ``--quick`` (``all --quick`` passes it to these only).
-TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "streaming", "nab"})
+TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "streaming", "nab", "scaling"})
 
 
 def run_all(argv: list[str]) -> int:

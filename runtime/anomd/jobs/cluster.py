@@ -99,16 +99,31 @@ class Cluster:
                     raise ClusterUnreachable(
                         f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
             else:
-                env = {"ANOMD_SECRET_KEY": self._secret_key} if self._secret_key else {}
-                self._local = distributed.LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0", env=env,
-                    # A task's error is the job's error, reported in its record; the workers'
-                    # own log lines would repeat it on the server's stderr.
-                    silence_logs=logging.CRITICAL,
-                )
+                self._local = self._start_local(distributed)
                 self._client = distributed.Client(self._local)
             return self._client
+
+    def _start_local(self, distributed: Any) -> Any:
+        import dask
+
+        env = {"ANOMD_SECRET_KEY": self._secret_key} if self._secret_key else {}
+        # One thread per worker, as Dask does for BLAS and OpenMP: Polars' own pool (one thread
+        # per core in every worker) would put cores x workers threads on the cores.
+        env.setdefault("POLARS_MAX_THREADS", os.environ.get(
+            "POLARS_MAX_THREADS", str(max(1, cpu_cores() // self.workers))))
+        # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers to hand freed memory back to the
+        # system sooner. Setting it also fixes glibc's mmap threshold, so every large NumPy
+        # temporary is a fresh mmap whose pages fault in again: measured here, an isolation
+        # forest scored 2.5 x slower in a worker than in this process. Left unset, workers
+        # allocate like any other Python process.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            return distributed.LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address="127.0.0.1:0", env=env,
+                # A task's error is the job's error, reported in its record; the workers'
+                # own log lines would repeat it on the server's stderr.
+                silence_logs=logging.CRITICAL,
+            )
 
     @property
     def address(self) -> str:

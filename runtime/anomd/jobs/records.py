@@ -49,6 +49,9 @@ class Timings(msgspec.Struct, kw_only=True):
     finished: str | None = None
     queued_s: float | None = None
     running_s: float | None = None
+    task_s: Annotated[float, msgspec.Meta(
+        description="Time spent in tasks, summed over workers (running_s x workers - task_s is "
+                    "what scheduling, transfers and idle workers cost).")] = 0.0
 
 
 class GroupModels(msgspec.Struct, kw_only=True):

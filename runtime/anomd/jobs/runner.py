@@ -170,6 +170,7 @@ class JobRun:
             self._clear_mark()
         record.timings.finished = now_iso()
         record.timings.running_s = elapsed(record.timings.started, record.timings.finished)
+        record.timings.task_s = round(record.timings.task_s, 3)
         self._report(force=True)
         return record
 
@@ -309,6 +310,7 @@ class JobRun:
         failed: list[tuple[str, str]] = []
 
         def on_split(stats: SplitStats) -> None:
+            self.record.timings.task_s += stats.seconds
             progress.partitions_done += 1
             progress.rows_done += stats.rows
             groups.update(stats.groups)
@@ -317,6 +319,7 @@ class JobRun:
                 progress.groups_total = len(groups)
 
         def on_bucket(stats: BucketStats) -> None:
+            self.record.timings.task_s += stats.seconds
             progress.groups_done += stats.groups
             progress.groups_failed += len(stats.failed)
             failed.extend(stats.failed)
@@ -344,6 +347,7 @@ class JobRun:
 
         def on_part(result: PartitionResult) -> None:
             nonlocal unseen_rows
+            self.record.timings.task_s += result.seconds
             progress.partitions_done += 1
             progress.rows_done += result.rows
             progress.anomalies += result.anomalies

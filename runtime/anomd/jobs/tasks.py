@@ -83,6 +83,7 @@ class SplitStats(msgspec.Struct, kw_only=True):
     skipped: bool = False
     rows: int = 0
     groups: list[str] = msgspec.field(default_factory=list)
+    seconds: float = 0.0
 
 
 class BucketStats(msgspec.Struct, kw_only=True):
@@ -247,6 +248,7 @@ def split_partition(context: JobContext, plan: FitPlan,
                     part: Partition) -> tuple[SplitStats, list[tuple[str, pl.DataFrame]]]:
     """Reads one file and cuts its rows into ``plan.buckets`` pieces by a stable hash of the
     group, so every row of a group meets the others in one bucket task."""
+    started = time.perf_counter()
     rt = runtime(context)
     if rt.cancelled(context.job_id):
         return SplitStats(index=part.index, skipped=True), [(part.uri, pl.DataFrame())] * plan.buckets
@@ -275,7 +277,9 @@ def split_partition(context: JobContext, plan: FitPlan,
     pieces: list[tuple[str, pl.DataFrame]] = [(part.uri, data.clear())] * plan.buckets
     for (b,), piece in buckets.partition_by("__bucket", as_dict=True).items():
         pieces[int(b)] = (part.uri, piece.drop("__bucket"))  # type: ignore[arg-type]
-    return SplitStats(index=part.index, rows=frame.height, groups=groups), pieces
+    stats = SplitStats(index=part.index, rows=frame.height, groups=groups,
+                       seconds=round(time.perf_counter() - started, 4))
+    return stats, pieces
 
 
 def fit_bucket(context: JobContext, plan: FitPlan, bucket: int,
