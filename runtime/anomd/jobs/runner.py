@@ -58,6 +58,7 @@ from anomd.jobs.tasks import (
     split_partition,
 )
 from anomd.jobs.worker import job_context
+from anomd.model_store import storage_errors
 from anomd.names import MODELS_PREFIX, SUFFIX, model_filename
 from anomd.service import AnomalyService
 from anomd.storage import Storage
@@ -251,7 +252,9 @@ class JobRun:
             return
         prefix = f"{MODELS_PREFIX}{model}."
         suffix = f"_{backend}{SUFFIX}"
-        if not any(o.key.endswith(suffix) for o in self.service.storage.list(prefix)):
+        with storage_errors("listing the group models"):
+            found = any(o.key.endswith(suffix) for o in self.service.storage.list(prefix))
+        if not found:
             raise NotFound(f"no group models {model}.<group> with backend {backend!r} are stored; "
                            "fit them with a fit_groups job first")
 
@@ -260,7 +263,8 @@ class JobRun:
 
     def _prepare_output(self, target: Location, parts: list[Partition]) -> Storage:
         output = open_location(target.uri, self.context.data_options, self.service.plugins.storage)
-        output.delete(MANIFEST)  # the folder is being rewritten: no stale "finished" mark
+        with storage_errors(f"preparing {target.uri}"):
+            output.delete(MANIFEST)  # the folder is being rewritten: no stale "finished" mark
         self._cleanup = lambda: _remove_outputs(output, parts)
         return output
 
@@ -374,7 +378,8 @@ class JobRun:
             job=self.record.id, kind=self.request.kind, model=self.request.model,
             backend=self.request.backend, files=sorted(p.output_key for p in parts),
             rows=progress.rows_done, anomalies=progress.anomalies, finished=now_iso())
-        output.put(MANIFEST, msgspec.json.encode(manifest))
+        with storage_errors(f"finishing {self.record.output}"):
+            output.put(MANIFEST, msgspec.json.encode(manifest))
         self._cleanup = None
         # A filesystem output sweeps temporary files of writers that died (a killed worker's
         # unfinished put) when it is opened; open it once more now that every task is done.
@@ -462,8 +467,6 @@ def check_backend(service: AnomalyService, request: JobRequest) -> DetectorSpec 
 
 
 def _remove_outputs(output: Storage, parts: list[Partition]) -> None:
-    from anomd.model_store import storage_errors
-
     with storage_errors("removing the partial output"):
         for part in parts:
             output.delete(part.output_key)
