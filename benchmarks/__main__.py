@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "streaming": ("benchmarks.streaming", "streaming detector throughput and latency"),
     "nab": ("benchmarks.nab", "Numenta Anomaly Benchmark score of the streaming detectors"),
     "ui": ("benchmarks.ui", "what the dashboard's live feed costs POST /stream, in-process and over HTTP"),
+    "scaling": ("benchmarks.scaling", "dataset scoring and per-group fits on a Dask LocalCluster vs one process"),
     "plot": ("benchmarks.plot", "draw benchmarks/results/benchmarks.png from the saved results"),
     "markdown": ("benchmarks.markdown", "print the saved results as markdown tables (for docs/backends.md)"),
 }
@@ -47,7 +48,7 @@ def usage() -> str:
 
 
 #: Commands that take ``--quick`` (``all --quick`` passes it to these only).
-TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "streaming", "nab", "ui"})
+TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "streaming", "nab", "ui", "scaling"})
 
 
 def run_all(argv: list[str]) -> int:

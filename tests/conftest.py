@@ -13,6 +13,7 @@ from benchmarks.common import DATA_DIR
 from helpers import REQUIRE_ALL_BACKENDS, REQUIRE_DATA  # noqa: F401 - re-exported for tests
 from storage_backends import StorageBackend, StoreUnderTest, selected_backends
 
+from anomd.jobs.cluster import Cluster
 from anomd.testing import ServerProcess, start_server
 from anomd_builtins.storage.filesystem import FilesystemStorage
 
@@ -104,3 +105,13 @@ def planted() -> tuple[np.ndarray, np.ndarray]:
     mask = np.zeros(300, dtype=bool)
     mask[:6] = True
     return X, mask
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Cluster]:
+    """A real Dask LocalCluster: two worker processes on 127.0.0.1, shared by the jobs tests
+    (starting one, and importing the detectors in its workers, takes seconds)."""
+    cluster = Cluster(workers=2)
+    cluster.client()
+    yield cluster
+    cluster.close()

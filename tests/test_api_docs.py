@@ -75,6 +75,8 @@ def test_documented_examples_work_against_a_real_server(server: ServerProcess) -
     with httpx.Client(base_url=server.url, timeout=120) as client:
         replies = {}
         for key, (method, path, body) in EXAMPLES.items():
+            if path.startswith("/v1/ml/anomaly/jobs"):
+                continue  # they need a dataset and a Dask cluster: tests/test_jobs_api.py
             response = client.request(method, path, json=body)
             assert response.status_code == 200, (key, response.text[:300])
             replies[key] = response.json()

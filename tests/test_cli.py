@@ -511,13 +511,14 @@ def test_config_show_is_a_loadable_toml_with_secrets_masked(
         enabled_backends = ["ecod", "isolation_forest"]
         storage = "s3://alice:s3cr3t@minio.local:9000/models"
         storage_options = {endpoint = "http://minio.local:9000", secret_access_key = "abc123"}
+        job_storage_options = {region = "eu-west-1", session_token = "tok-job-42"}
         backend_defaults = {isolation_forest = {n_estimators = 200, "max_features" = 0.5}}
     """)
     )
     monkeypatch.setenv("ANOMD_LOG_LEVEL", "debug")  # the environment overrides the file
     assert main(["config", "show", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    for secret in ("hunter2-very-secret", "abc123", "s3cr3t"):
+    for secret in ("hunter2-very-secret", "abc123", "s3cr3t", "tok-job-42"):
         assert secret not in out
 
     shown = msgspec.convert(tomllib.loads(out), Settings)
@@ -529,11 +530,13 @@ def test_config_show_is_a_loadable_toml_with_secrets_masked(
         "endpoint": "http://minio.local:9000",
         "secret_access_key": "********",
     }
+    assert shown.job_storage_options == {"region": "eu-west-1", "session_token": "********"}
     unmasked = msgspec.structs.replace(
         shown,
         secret_key=expected.secret_key,
         storage=expected.storage,
         storage_options=expected.storage_options,
+        job_storage_options=expected.job_storage_options,
     )
     assert unmasked == expected
 

@@ -175,8 +175,13 @@ def train(
     schema: Mapping[str, str] | None = None,
     description: str | None = None,
     plugin: str | None = None,
+    encoder: RowEncoder | None = None,
 ) -> FittedModel:
     """Fits ``spec``'s detector on ``rows`` and learns the threshold from ``contamination``.
+
+    ``encoder`` names the columns of a matrix the caller encoded itself from a table (dataset
+    jobs build the matrix from Parquet columns directly, far faster than via dict rows); the
+    model then scores dict rows by those names, like a model fitted on dict rows.
 
     Raises:
         InvalidInput: For bad settings, bad rows, too few rows, or data the algorithm cannot
@@ -185,7 +190,10 @@ def train(
     contamination = check_contamination(contamination)
     normalization = check_normalization(normalization)
     parsed = spec.parse_params(dict(params or {}))
-    X, encoder = fit_rows(rows, schema)
+    if encoder is None:
+        X, encoder = fit_rows(rows, schema)
+    else:
+        X = encode_rows(rows, None, len(encoder.features))
     needed = spec.min_samples(parsed)
     if X.shape[0] < needed:
         raise InvalidInput(

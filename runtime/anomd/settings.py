@@ -105,13 +105,30 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Newest points per stream kept in memory for the dashboard's live chart (at most 256
     #: streams, the least recently active dropped first).
     ui_live_points: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 2000
+    #: Dask scheduler that runs jobs (``tcp://host:8786``); empty starts a local cluster on
+    #: 127.0.0.1 at the first job. Jobs need the ``dask`` extra; see docs/scaling.md.
+    dask_scheduler: str = ""
+    #: Worker processes of that local cluster (one thread each); 0 means one per CPU core.
+    dask_workers: Annotated[int, msgspec.Meta(ge=0)] = 0
+    #: Jobs run at once by one server process; later ones wait as ``queued``.
+    max_running_jobs: Positive = 2
+    #: Options for ``s3://`` inputs and outputs of jobs (endpoint, region, credentials...);
+    #: empty means the same as ``storage_options``.
+    job_storage_options: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: Local folders and ``s3://`` prefixes jobs submitted over HTTP may read and write; empty
+    #: allows any the server can reach. Set it when admin keys are shared beyond operators.
+    job_roots: list[str] = msgspec.field(default_factory=list)
+    #: A running job whose process has not reported for this long is shown as failed (its
+    #: process crashed); running jobs report every few seconds.
+    job_lost_after_s: Annotated[float, msgspec.Meta(ge=1)] = 60.0
 
     def storage_uri(self) -> str:
         return self.storage or Path(self.data_dir).expanduser().resolve().as_uri()
 
 
-_LIST_FIELDS = {"enabled_backends", "blocked_plugins", "admin_keys", "read_keys", "cors_origins"}
-_JSON_FIELDS = {"storage_options", "backend_defaults"}
+_LIST_FIELDS = {"enabled_backends", "blocked_plugins", "admin_keys", "read_keys", "cors_origins",
+                "job_roots"}
+_JSON_FIELDS = {"storage_options", "backend_defaults", "job_storage_options"}
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:

@@ -8,4 +8,4 @@ assembles them and turns expected failures into one-line messages.
 from __future__ import annotations
 
 #: Modules under this package, in the order ``anomd --help`` lists them.
-COMMAND_MODULES = ("serve", "backends", "plugins", "detect", "models", "config", "docs")
+COMMAND_MODULES = ("serve", "backends", "plugins", "detect", "models", "jobs", "config", "docs")

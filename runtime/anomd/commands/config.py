@@ -52,10 +52,11 @@ def masked(settings: Settings) -> dict[str, Any]:
         values["secret_key"] = MASK
     for keys in ("admin_keys", "read_keys"):
         values[keys] = [MASK] * len(values[keys])
-    values["storage_options"] = {
-        k: (MASK if _SECRET_OPTION.search(k) and v else v)
-        for k, v in values["storage_options"].items()
-    }
+    for options in ("storage_options", "job_storage_options"):
+        values[options] = {
+            k: (MASK if _SECRET_OPTION.search(k) and v else v)
+            for k, v in values[options].items()
+        }
     values["storage"] = _mask_uri_password(values["storage"])
     return values
 

@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from anomd.backend_catalog import params_for, resolve_backend
     from anomd.commands.common import plugin_host
     from anomd.commands.tabular_io import read_table, table_format, write_table
+    from anomd.frames import feature_matrix
     from anomd.model import train
 
     if args.output:
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             "rename or drop them first"
         )
     columns = choose_columns(frame, args.columns, args.file)
-    X = feature_matrix(frame, columns)
+    X = feature_matrix(frame, columns, args.file)
 
     show_progress = progress_wanted(len(X), args.chunk_rows, args.progress)
     if show_progress or (show_progress is None and sys.stderr.isatty()):
@@ -221,55 +222,15 @@ def draw(
 
 
 def choose_columns(frame: pl.DataFrame, requested: str | None, source: str) -> list[str]:
-    """The columns to fit on: the requested ones (checked) or every numeric one."""
-    import polars as pl
+    """The columns to fit on: the ``--columns`` ones (checked) or every numeric one."""
+    from anomd.frames import choose_columns as checked
 
-    schema = frame.schema
     if requested is None:
-        columns = [name for name, dtype in schema.items() if dtype.is_numeric()]
-        if not columns:
-            raise UsageError(
-                f"{source} has no numeric columns (columns: {', '.join(frame.columns) or 'none'}); "
-                "choose numeric or boolean ones with --columns"
-            )
-        return columns
+        return checked(frame, None, source)
     columns = [c.strip() for c in requested.split(",") if c.strip()]
     if not columns:
         raise UsageError("--columns is empty; name at least one column")
-    missing = [c for c in columns if c not in schema]
-    if missing:
-        raise UsageError(
-            f"{source} has no column(s) {', '.join(map(repr, missing))}; "
-            f"columns are: {', '.join(frame.columns)}"
-        )
-    for name in columns:
-        dtype = schema[name]
-        if not (dtype.is_numeric() or dtype == pl.Boolean):
-            raise UsageError(
-                f"column {name!r} is {dtype}, not numeric or boolean; detect uses numeric and "
-                "boolean columns only"
-            )
-    return columns
-
-
-def feature_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
-    """A float64 matrix of ``columns``, refusing empty input, nulls and NaN by column name."""
-    import polars as pl
-
-    selected = frame.select([pl.col(c).cast(pl.Float64) for c in columns])
-    for name in columns:
-        column = selected[name]
-        nulls = column.null_count()
-        if nulls:
-            raise UsageError(
-                f"column {name!r} has {nulls} empty value(s); fill or drop those rows first"
-            )
-        bad = int((~column.is_finite()).sum())
-        if bad:
-            raise UsageError(
-                f"column {name!r} has {bad} NaN or infinite value(s); fill or drop those rows first"
-            )
-    return selected.to_numpy()
+    return checked(frame, columns, source)
 
 
 def progress_wanted(rows: int, chunk_rows: int, progress: bool | None) -> bool | None:

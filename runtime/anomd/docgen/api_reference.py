@@ -16,7 +16,7 @@ from anomd.docgen.curl_examples import EXAMPLES, curl
 
 REF_PREFIX = "#/components/schemas/"
 #: Sections in this order; tags not listed follow alphabetically.
-TAG_ORDER = ("batch", "models", "streaming", "stream", "system")
+TAG_ORDER = ("batch", "models", "streaming", "stream", "jobs", "system")
 METHOD_ORDER = ("post", "get", "put", "patch", "delete")
 
 Schema = dict[str, Any]

@@ -16,10 +16,12 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from anomd.jobs.manager import JobManager
 from anomd.logging import configure_logging
 from anomd.server.auth import KeyTable, api_key_guard, check_exposure
 from anomd.server.batch import BatchController
 from anomd.server.errors import EXCEPTION_HANDLERS
+from anomd.server.jobs import JobsController, jobs_lifespan
 from anomd.server.models import ModelsController
 from anomd.server.observe import observed
 from anomd.server.openapi_body import request_components
@@ -40,6 +42,7 @@ from anomd.versions import anomd_version
 
 ROUTE_HANDLERS: list = [
     BatchController, ModelsController, SystemController, ProbesController, StreamController,
+    JobsController,
 ]
 
 
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     state.streams = build_stream_manager(service, settings)
     dashboard = state.dashboard = ui_enabled(settings)
     state.live = LiveFeed(settings.ui_live_points, keep=dashboard)
+    state.jobs = JobManager(service)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -80,10 +84,11 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
         route_handlers=[*ROUTE_HANDLERS, *schema_asset_routes(), *(ui_routes() if dashboard else [])],
         dependencies={"app_state": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        # Exited in reverse order: streams are checkpointed before the service closes storage.
-        # The dashboard's part ends its live charts' event streams when a stop signal arrives:
-        # the server waits for open responses before it runs this shutdown at all.
-        lifespan=[lifespan, stream_lifespan(state), *([ui_lifespan(state)] if dashboard else [])],
+        # Exited in reverse order: jobs are cancelled and streams checkpointed before the
+        # service closes storage. The dashboard's part ends its live charts' event streams when a
+        # stop signal arrives: the server waits for open responses before it runs this shutdown.
+        lifespan=[lifespan, stream_lifespan(state), jobs_lifespan(state),
+                  *([ui_lifespan(state)] if dashboard else [])],
         cors_config=CORSConfig(allow_origins=settings.cors_origins) if settings.cors_origins else None,
         # Logging is structlog's (configure_logging above). Litestar's default config would add a
         # handler to the root logger of whatever process builds the app, bound to the stderr of

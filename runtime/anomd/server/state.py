@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from litestar.di import NamedDependency
 
+from anomd.jobs.manager import JobManager
 from anomd.server.observe import HttpMetrics
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
@@ -28,6 +29,8 @@ class AppState:
     live: LiveFeed = field(default_factory=lambda: LiveFeed(keep=False))
     #: Whether this app serves the dashboard at /ui (``anomd.ui.exposure``).
     dashboard: bool = False
+    #: Dataset jobs (set by ``create_app``).
+    jobs: JobManager | None = None
 
 
 #: How handlers declare the ``app_state`` dependency (explicitly named, as Litestar 3 requires).
