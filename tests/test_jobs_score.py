@@ -112,12 +112,12 @@ def test_fit_groups_stores_one_ordinary_model_per_group(tmp_path: Path, dask_clu
     assert record.status == "succeeded", record.error
     assert record.models is not None and record.models.count == 3
     assert record.progress.groups_done == record.progress.groups_total == 3
-    stored = {m["name"]: m for m in service.list_models()}
+    stored = {m.name: m for m in service.list_models()}
     assert {"fleet.s1", "fleet.s2", "fleet.s3"} <= set(stored)
     data = pl.concat(frames)
     for group in ("s1", "s2", "s3"):
         rows = data.filter(pl.col("sensor") == group).select(FEATURES)
-        assert stored[f"fleet.{group}"]["samples_fitted"] == rows.height
+        assert stored[f"fleet.{group}"].samples_fitted == rows.height
         model, _ = service.get_model(f"fleet.{group}", "ecod")
         assert model.info.feature_names == FEATURES  # named columns: scorable with dict rows
     # Each model knows its own group's level: s2's normal value (~ +50) is far out for s1.
@@ -191,7 +191,7 @@ def test_detect_fits_per_group_and_flags_what_is_odd_for_its_group(
     assert out.height == 2400
     top = out.sort("raw_score", descending=True)["id"][0]
     assert top == 7
-    assert not [m for m in service.list_models() if m["name"]]  # nothing stored
+    assert not [m for m in service.list_models() if m.name]  # nothing stored
 
 
 # -- failures: the file named, nothing left behind -----------------------------------------------
