@@ -59,30 +59,42 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def detect(data: Any, *, backend: str = "ecod", contamination: float = 0.1, **kwargs: Any) -> Scores:
+def detect(
+    data: Any, *, backend: str | None = None, contamination: float | None = None,
+    series: bool | None = None, timestamp_field: str = "timestamp", **kwargs: Any,
+) -> Scores:
     """Fits ``backend`` on ``data`` and scores the same rows, storing nothing.
+
+    Object rows with a ``timestamp`` are a time series: they are scored in time order, each on
+    what came before it, with the time-series pipeline (``scores.times`` holds their times),
+    unless ``series=False``. See docs/timeseries.md.
 
     Args:
         data: Rows as lists of numbers, dicts keyed by column name, or a 2-D numpy array.
-        backend: Detector id (see ``anomd backends``).
-        contamination: Expected share of anomalies; sets the threshold.
+        backend: Detector id (see ``anomd backends``); default ``ecod`` (``surprise`` for a series).
+        contamination: Expected share of anomalies; sets the threshold (default 0.1; 0.01 for
+            a series).
+        series: Force (True) or refuse (False) the time-series treatment.
+        timestamp_field: The rows' timestamp key.
         **kwargs: ``normalization``, ``params``, ``schema``, ``threshold``.
     """
     from anomd.backend_catalog import resolve_backend
+    from anomd.errors import InvalidInput
     from anomd.model import train
+    from anomd.timeseries.series import detect_series, is_series
 
-    spec = resolve_backend(_default_plugins(), None, backend)
     threshold = kwargs.pop("threshold", None)
-    fitted = train(spec, data, name="detect", contamination=contamination, **kwargs)
+    if series is not False and is_series(data, timestamp_field):
+        return detect_series(
+            data, time_field=timestamp_field, backend=backend, contamination=contamination,
+            threshold=threshold, params=kwargs.get("params"), plugins=_default_plugins(),
+        ).scores
+    if series:
+        raise InvalidInput(f"series is true but the rows carry no {timestamp_field!r}")
+    spec = resolve_backend(_default_plugins(), None, backend)
+    fitted = train(spec, data, name="detect", contamination=0.1 if contamination is None else contamination,
+                   time_field=timestamp_field, **kwargs)
     return fitted.score(data, threshold=threshold)
-
-
-def plot(series_or_scores: Any, scores: Scores | None = None, **kwargs: Any) -> Any:
-    """A matplotlib figure of values, score, threshold and flagged points (see
-    :func:`anomd.plotting.plot`; matplotlib is the optional extra ``plot``)."""
-    from anomd.plotting import plot as draw
-
-    return draw(series_or_scores, scores, **kwargs)
 
 
 _plugins: Any = None

@@ -16,7 +16,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 import numpy as np
 
-from anomd.errors import BackendUnavailable, InvalidInput
+from anomd.errors import BackendUnavailable
+from anomd.struct_schema import inline_schema, parse_struct
 
 Speed = Literal["fast", "medium", "slow"]
 Memory = Literal["low", "medium", "high"]
@@ -125,24 +126,8 @@ class DetectorSpec:
         Raises:
             InvalidInput: Naming the offending key, e.g. ``unknown parameter `foo```.
         """
-        try:
-            return msgspec.convert(raw or {}, self.params, strict=True)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(f"invalid params for backend {self.id!r}: {_explain(exc)}") from None
+        return parse_struct(raw, self.params, f"backend {self.id!r}", "params", "parameter")
 
     def params_schema(self) -> dict[str, Any]:
         """The JSON schema of ``params``, inlined so clients need no ``$defs`` lookup."""
-        schema = msgspec.json.schema(self.params)
-        defs = schema.pop("$defs", {})
-        ref = schema.pop("$ref", None)
-        if ref:
-            schema = {**defs[ref.rsplit("/", 1)[-1]], **schema}
-        return schema
-
-
-def _explain(exc: msgspec.ValidationError) -> str:
-    """Turns msgspec's ``... - at `$.key``` into ``... (key `key`)`` wording for params."""
-    text = str(exc)
-    if text.startswith("Object contains unknown field"):
-        return "unknown parameter " + text.removeprefix("Object contains unknown field ").split(" ")[0]
-    return text.replace("- at `$.", "- at parameter `")
+        return inline_schema(self.params)

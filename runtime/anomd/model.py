@@ -56,13 +56,18 @@ class ModelDetails(ModelInfo, kw_only=True, tag_field="object", tag="model"):
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """Scores of a batch of rows against one model."""
+    """Scores of a batch of rows against one model (or of a series, in row order).
+
+    Attributes:
+        times: A series' row times, seconds since the epoch (UTC); None for a table.
+    """
 
     raw: np.ndarray
     score: np.ndarray
     is_anomaly: np.ndarray
     threshold: float
     normalization: str
+    times: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -176,12 +181,16 @@ def train(
     description: str | None = None,
     plugin: str | None = None,
     encoder: RowEncoder | None = None,
+    time_field: str | None = None,
+    max_width: int | None = None,
 ) -> FittedModel:
     """Fits ``spec``'s detector on ``rows`` and learns the threshold from ``contamination``.
 
     ``encoder`` names the columns of a matrix the caller encoded itself from a table (dataset
     jobs build the matrix from Parquet columns directly, far faster than via dict rows); the
     model then scores dict rows by those names, like a model fitted on dict rows.
+    ``time_field`` is the rows' timestamp key, never a feature; ``max_width`` bounds how many
+    features object rows may encode to (checked before the matrix is allocated).
 
     Raises:
         InvalidInput: For bad settings, bad rows, too few rows, or data the algorithm cannot
@@ -191,7 +200,7 @@ def train(
     normalization = check_normalization(normalization)
     parsed = spec.parse_params(dict(params or {}))
     if encoder is None:
-        X, encoder = fit_rows(rows, schema)
+        X, encoder = fit_rows(rows, schema, time_field, max_width)
     else:
         X = encode_rows(rows, None, len(encoder.features))
     needed = spec.min_samples(parsed)

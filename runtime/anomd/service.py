@@ -30,6 +30,7 @@ from anomd.settings import Settings, load_settings
 from anomd.signing_key import artifact_key
 from anomd.storage import Storage
 from anomd.storage_config import open_storage
+from anomd.timeseries.series import SeriesResult, detect_series, is_series
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ class AnomalyService:
                 spec, data, name=model, contamination=contamination, normalization=normalization,
                 params=self._params(spec.id, params), schema=schema, description=description,
                 plugin=self.plugins.detectors.entry(spec.id).plugin,  # type: ignore[union-attr]
+                time_field=self.settings.timestamp_field, max_width=self.settings.max_columns,
             )
             # Training runs unlocked (fits of one model may overlap); the write is serialised
             # with other saves and deletes of the model, so "last write wins" is well defined.
@@ -173,18 +175,45 @@ class AnomalyService:
         data: Sequence[Row] | np.ndarray,
         *,
         backend: str | None = None,
-        contamination: float = 0.1,
+        contamination: float | None = None,
         normalization: str = "standardization",
         params: Mapping[str, Any] | None = None,
         schema: Mapping[str, str] | None = None,
         threshold: float | None = None,
-    ) -> tuple[FittedModel, Scores]:
-        """Fits on ``data`` and scores the same rows; nothing is persisted."""
-        spec = self.detector(backend)
+        series: bool | None = None,
+        timestamp_field: str | None = None,
+    ) -> tuple[FittedModel, Scores] | SeriesResult:
+        """Fits on ``data`` and scores the same rows; nothing is persisted.
+
+        Rows that carry a timestamp (``timestamp_field``, the configured one by default) are a
+        series: unless ``series`` is false they are scored in time order as a stream with the
+        time-series pipeline would have scored them (:mod:`anomd.timeseries.series`), and a
+        :class:`SeriesResult` comes back. ``series=True`` insists (rows without timestamps are
+        then an error); ``series=False`` scores them as unordered rows, the timestamp left out.
+
+        Raises:
+            InvalidInput: Bad rows or settings, or ``series=True`` without timestamps.
+        """
         self.check_rows(data)
+        time_field = timestamp_field or self.settings.timestamp_field
+        if series is not False and is_series(data, time_field):
+            if normalization != "standardization":
+                raise InvalidInput("normalization does not apply to a series: its score is calibrated "
+                                   "(send series: false to score the rows as a table)")
+            result = detect_series(
+                data, time_field=time_field, backend=backend, contamination=contamination,  # type: ignore[arg-type]
+                threshold=threshold, params=params, plugins=self.plugins, settings=self.settings,
+            )
+            self.metrics.detected_rows.inc(result.stats.backend, by=len(data))
+            return result
+        if series:
+            raise InvalidInput(f"series is true but the rows carry no {time_field!r}; send each row's "
+                               "time under that key (or set timestamp_field)")
+        spec = self.detector(backend)
         fitted = train(
-            spec, data, name="detect", contamination=contamination, normalization=normalization,
-            params=self._params(spec.id, params), schema=schema,
+            spec, data, name="detect", contamination=0.1 if contamination is None else contamination,
+            normalization=normalization, params=self._params(spec.id, params), schema=schema,
+            time_field=time_field, max_width=self.settings.max_columns,
         )
         scores = fitted.score(data, threshold=threshold)
         self.metrics.detected_rows.inc(spec.id, by=len(data))

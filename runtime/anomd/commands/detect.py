@@ -3,6 +3,11 @@
 It fits the chosen detector on the file's numeric columns and scores the same rows, exactly as
 ``POST /detect`` does, then writes the file back with three columns appended: ``score``,
 ``is_anomaly`` and ``raw_score``. Nothing is stored.
+
+A file with a ``timestamp`` column (``timestamp_field``) is a time series: as ``POST /detect``
+does, its rows are scored in time order with the time-series pipeline (each row on what came
+before it), unless ``--no-series``; the timestamp is never a feature, and the rows are written
+back in the file's order.
 """
 
 from __future__ import annotations
@@ -62,8 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--contamination",
         "-c",
         type=float,
-        default=0.1,
-        help="expected share of anomalies in (0, 0.5]; sets the threshold (default 0.1)",
+        dest="contamination_given",
+        help="expected share of anomalies in (0, 0.5]; sets the threshold (default 0.1; 0.01 for a series)",
     )
     parser.add_argument(
         "--columns",
@@ -106,6 +111,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     progress.add_argument(
         "--no-progress", dest="progress", action="store_false", help="never show it"
     )
+    series = parser.add_mutually_exclusive_group()
+    series.add_argument(
+        "--series", dest="series", action="store_true", default=None,
+        help="score the rows as a time series (default when the file has a timestamp column)",
+    )
+    series.add_argument(
+        "--no-series", dest="series", action="store_false",
+        help="score the rows as a table even if they have a timestamp column (it is left out)",
+    )
+    parser.add_argument(
+        "--timestamp-column", metavar="NAME",
+        help="the rows' time column (ISO 8601 or epoch seconds/ms; default: timestamp_field, timestamp)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     add_config_option(parser)
     parser.set_defaults(run=run)
@@ -137,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
             f"{args.file} already has column(s) {', '.join(clashing)}, which detect appends; "
             "rename or drop them first"
         )
-    columns = choose_columns(frame, args.columns, args.file)
+    time_field = args.timestamp_column or settings.timestamp_field
+    if args.series or (args.series is None and time_field in frame.columns):
+        return run_series(frame, time_field, params, settings, args)
+    columns = choose_columns(frame, args.columns, args.file, exclude=(time_field,))
     X = feature_matrix(frame, columns, args.file)
 
     show_progress = progress_wanted(len(X), args.chunk_rows, args.progress)
@@ -151,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         spec,
         X,
         name="detect",
-        contamination=args.contamination,
+        contamination=0.1 if args.contamination_given is None else args.contamination_given,
         normalization=args.normalization,
         params=params_for(settings, spec.id, params),
     )
@@ -174,6 +195,46 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.plot:
         draw(X, columns, raw, score, flags, fitted, args)
+    return 0
+
+
+def run_series(frame: pl.DataFrame, time_field: str, params: dict | None, settings, args: argparse.Namespace) -> int:
+    """``detect`` on a time series: the rows replayed in time order (``anomd.timeseries.series``)."""
+    import polars as pl
+
+    from anomd.commands.common import plugin_host
+    from anomd.commands.tabular_io import write_table
+    from anomd.timeseries.series import detect_series
+
+    if time_field not in frame.columns:
+        raise UsageError(f"{args.file} has no {time_field!r} column for --series; name it with --timestamp-column")
+    columns = choose_columns(frame, args.columns, args.file, exclude=(time_field,))
+    rows = frame.select([time_field, *columns]).to_dicts()
+    if not args.quiet:
+        print(f"anomd: scoring {len(rows)} rows of {', '.join(columns)} as a time series...", file=sys.stderr)
+    result = detect_series(
+        rows, time_field=time_field, backend=args.backend, contamination=args.contamination_given,
+        params=params, plugins=plugin_host(settings), settings=settings,
+    )
+    scores = result.scores
+    write_table(frame.with_columns(
+        pl.Series("score", scores.score), pl.Series("is_anomaly", scores.is_anomaly),
+        pl.Series("raw_score", scores.raw),
+    ), args.output)
+    if not args.quiet:
+        count, n = int(scores.is_anomaly.sum()), len(rows)
+        periods = [t.get("period") for t in result.stats.transforms if t.get("transform") == "seasonal"]
+        print(
+            f"anomd: {count} of {n} rows anomalous ({count / n:.1%}) as a time series "
+            f"({result.stats.backend}; period {periods[0] if periods else 'none'}; the first "
+            f"{int(n - result.scored.sum())} rows are its warm-up); threshold {scores.threshold:.6g} "
+            f"(calibrated)" + (f"; written to {args.output}" if args.output else ""),
+            file=sys.stderr,
+        )
+    if args.plot:
+        from anomd.plotting import plot
+
+        plot(frame[columns[0]].to_numpy(), scores).savefig(args.plot)
     return 0
 
 
@@ -221,12 +282,13 @@ def draw(
         print(f"anomd: plot written to {args.plot}", file=sys.stderr)
 
 
-def choose_columns(frame: pl.DataFrame, requested: str | None, source: str) -> list[str]:
-    """The columns to fit on: the ``--columns`` ones (checked) or every numeric one."""
+def choose_columns(frame: pl.DataFrame, requested: str | None, source: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The columns to fit on: the ``--columns`` ones (checked) or every numeric one but
+    ``exclude`` (the timestamp: never a feature)."""
     from anomd.frames import choose_columns as checked
 
     if requested is None:
-        return checked(frame, None, source)
+        return checked(frame, None, source, exclude)
     columns = [c.strip() for c in requested.split(",") if c.strip()]
     if not columns:
         raise UsageError("--columns is empty; name at least one column")

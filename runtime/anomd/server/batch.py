@@ -10,7 +10,12 @@ from litestar import Controller, Request, post
 from anomd.docgen.curl_examples import EXAMPLES
 from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body
-from anomd.server.responses import detect_response, fit_response, score_response
+from anomd.server.responses import (
+    detect_response,
+    fit_response,
+    score_response,
+    series_detect_response,
+)
 from anomd.server.schemas import (
     DetectRequest,
     DetectResponse,
@@ -23,6 +28,7 @@ from anomd.server.schemas import (
 )
 from anomd.server.state import AppStateDep
 from anomd.service import AnomalyService
+from anomd.timeseries.series import SeriesResult
 
 # Stored models are read whatever ``enabled_backends`` says: scoring and loading never answer 403.
 _UNKNOWN_MODEL = (404, "Unknown model (fit it first) or backend.")
@@ -116,11 +122,14 @@ class BatchController(Controller):
         params = _fit_params(service, req, unknown, warnings)
 
         def work():
-            model, scores = service.detect(
+            outcome = service.detect(
                 req.data, backend=req.backend, contamination=req.contamination,
                 normalization=req.normalization, params=params, schema=req.schema, threshold=req.threshold,
+                series=req.series, timestamp_field=req.timestamp_field,
             )
-            return detect_response(model, scores, warnings)
+            if isinstance(outcome, SeriesResult):
+                return series_detect_response(outcome, warnings)
+            return detect_response(*outcome, warnings)
 
         return await app_state.workers.run(work)
 
