@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import DATA_DIR, describe_machine, machine_info, print_table, write_json
-from benchmarks.nab_scoring import PROFILES, LabelledSeries, probation_rows, score_corpus, windows_to_rows
+from benchmarks.nab_scoring import (
+    PROFILES,
+    LabelledSeries,
+    probation_rows,
+    score_corpus,
+    windows_to_rows,
+)
 
 NAB_DIR = DATA_DIR / "nab"
 

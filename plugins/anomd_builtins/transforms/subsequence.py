@@ -23,7 +23,6 @@ import polars as pl
 import anomd
 from anomd.transforms import TransformSpec
 
-
 #: A shape whose spread is below this fraction of its level is flat (all zeros): rounding in
 #: the mean of identical values must not turn a constant stretch into a shape of +-1.
 FLAT = 1e-9
