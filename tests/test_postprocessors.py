@@ -137,3 +137,16 @@ def test_bad_postprocessor_requests_are_named() -> None:
         StreamingAnomalyDetector("x", postprocessor={"postprocessor": "likelihood", "short": 50, "long": 20})
     with pytest.raises(InvalidInput, match='"postprocessor" name'):
         StreamingAnomalyDetector("x", postprocessor={"half_life": 3})
+
+
+def test_the_documented_example_passes_the_contract(tmp_path, monkeypatch) -> None:
+    """docs/plugins-postprocessors.md's example, as a module of its own (so it pickles)."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "plugins-postprocessors.md").read_text()
+    (tmp_path / "record_postprocessor.py").write_text(re.search(r"```python\n(.*?)```", doc, re.S).group(1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("record_postprocessor")
+    assert check_postprocessor(module.SPEC).passed == list(CHECKS)

@@ -426,7 +426,7 @@ def test_results_can_still_be_awaited_as_in_anomd_0_1() -> None:
 def test_every_setting_is_a_read_only_attribute_under_its_constructor_name() -> None:
     import inspect
 
-    wiring = {"plugins", "spec", "executor", "default_params"}
+    wiring = {"plugins", "settings", "spec", "executor", "default_params"}
     names = [n for n in inspect.signature(StreamingAnomalyDetector).parameters if n not in wiring]
     values = {
         "model_id": "attrs", "backend": "knn", "min_samples": 30, "retrain_interval": 40,

@@ -97,6 +97,14 @@ def detect(
     return fitted.score(data, threshold=threshold)
 
 
+def plot(series_or_scores: Any, scores: Scores | None = None, **kwargs: Any) -> Any:
+    """A matplotlib figure of values, score, threshold and flagged points (see
+    :func:`anomd.plotting.plot`; matplotlib is the optional extra ``plot``)."""
+    from anomd.plotting import plot as draw
+
+    return draw(series_or_scores, scores, **kwargs)
+
+
 _plugins: Any = None
 
 

@@ -17,6 +17,7 @@ there are none. Every value uses only earlier values: the feature is causal.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Annotated
 
 import msgspec
@@ -41,11 +42,16 @@ class SeasonalOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_period: Period = 1000
 
 
-def _shifts(period: int, options: SeasonalOptions) -> list[int]:
-    if period <= options.tolerance:
-        return []
-    return [k * period - j for k in range(1, options.cycles + 1)
-            for j in range(-options.tolerance, options.tolerance + 1)]
+def _shifts(period: int, options: SeasonalOptions) -> tuple[int, ...]:
+    return _shifts_of(period, options.cycles, options.tolerance)
+
+
+@cache
+def _shifts_of(period: int, cycles: int, tolerance: int) -> tuple[int, ...]:
+    """How far back the same phase is: ``k * period - j`` (nothing without a period)."""
+    if period <= tolerance:
+        return ()
+    return tuple(k * period - j for k in range(1, cycles + 1) for j in range(-tolerance, tolerance + 1))
 
 
 def expressions(columns: Sequence[str], options: SeasonalOptions) -> list[pl.Expr]:
@@ -67,12 +73,16 @@ def lookback(options: SeasonalOptions) -> int:
 
 
 def latest(tail: np.ndarray, options: SeasonalOptions) -> np.ndarray:
-    shifts = [s for s in _shifts(options.period or 0, options) if s < tail.shape[0]]
+    seen = tail.shape[0]
+    rows = [-1 - s for s in _shifts(options.period or 0, options) if s < seen]
     newest = tail[-1]
-    if not shifts:
+    if not rows:
         return np.zeros_like(newest)
-    past = tail[[-1 - s for s in shifts]]
-    return newest - np.median(past, axis=0)
+    # The median by sorting: np.median costs ~50 microseconds of overhead per call, per point.
+    past = np.sort(tail[rows], axis=0)
+    k = past.shape[0]
+    middle = past[k // 2] if k % 2 else (past[k // 2 - 1] + past[k // 2]) / 2.0
+    return newest - middle
 
 
 def resolve(options: SeasonalOptions, rows: np.ndarray, times: np.ndarray | None) -> SeasonalOptions:

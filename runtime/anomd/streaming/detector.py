@@ -389,10 +389,13 @@ class StreamingAnomalyDetector:
                 return self._collecting_result()
             model = self._model
         else:
-            features = self._features(model, row)
+            # The row joins the window first so its features are read off the window's tail
+            # (no copy); the model has not learned it yet, so it is still scored before learning.
+            self._window.append(row)  # type: ignore[union-attr]
+            features = self._features(model, row, learned=True)
             raw = model.raw_one(features)
             scored = (raw, *self._judge.one(model, raw, update=True))  # type: ignore[union-attr]
-            self._learn_row(row, features)
+            self._learn_row(row, features, appended=True)
         self._count(scored[2])
         return self._result(model, *scored)  # type: ignore[arg-type]
 
@@ -412,14 +415,17 @@ class StreamingAnomalyDetector:
         self._scored += 1
         self._flagged += flag
 
-    def _learn_row(self, row: list[float], features: list[float] | None = None) -> tuple[float, float, bool] | None:
-        """Appends ``row`` and moves the schedule on.
+    def _learn_row(
+        self, row: list[float], features: list[float] | None = None, appended: bool = False
+    ) -> tuple[float, float, bool] | None:
+        """Appends ``row`` (unless ``appended`` already) and moves the schedule on.
 
         Returns:
             For the point that completes the cold start, its raw score, score and flag on the
             model it completed (the post-processor has seen it); otherwise None.
         """
-        self._window.append(row)  # type: ignore[union-attr]
+        if not appended:
+            self._window.append(row)  # type: ignore[union-attr]
         self._total += 1
         TOTALS.points += 1
         if self._reader.timed:  # type: ignore[union-attr]

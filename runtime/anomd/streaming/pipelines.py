@@ -39,8 +39,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "retrain_interval": 500,
         "retrain_lag": 0,
         "contamination": 0.01,
+        # Periods up to 500 points: daily cycles sampled every 3 minutes or slower, weekly ones
+        # every 20 minutes or slower. Three cycles of a longer period would need more history
+        # than the window (and refits that cost more) for rhythms rarely that long.
         "transforms": [
-            {"transform": "seasonal", "cycles": 3, "tolerance": 1},
+            {"transform": "seasonal", "cycles": 3, "tolerance": 1, "max_period": 500},
             {"transform": "rolling", "windows": [16], "stats": ["mean"]},
         ],
         "postprocessor": {"postprocessor": "episode"},
