@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import KeepAliveClient, describe_machine, fmt_bytes, machine_info, print_table, write_json
+from benchmarks.common import (
+    KeepAliveClient,
+    describe_machine,
+    fmt_bytes,
+    machine_info,
+    print_table,
+    write_json,
+)
 
 TARGETS = {"replay_points_per_s": 20_000, "http_single_rps": 1_500, "bytes_per_stream": 200_000}
 START = 1709251200

@@ -146,7 +146,7 @@ def test_the_documented_example_passes_the_contract(tmp_path, monkeypatch) -> No
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "plugins-postprocessors.md").read_text()
-    (tmp_path / "record_postprocessor.py").write_text(re.search(r"```python\n(.*?)```", doc, re.S).group(1))
+    (tmp_path / "record_postprocessor.py").write_text(re.search(r"```python\n(.*?)```", doc, re.DOTALL).group(1))
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("record_postprocessor")
     assert check_postprocessor(module.SPEC).passed == list(CHECKS)
