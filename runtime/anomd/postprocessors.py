@@ -62,6 +62,24 @@ class Postprocessor(Protocol):
         ...
 
 
+class ScoreStream:
+    """A convenient base for post-processors: ``update_many`` as a loop of ``update``, the
+    shared scale's threshold, and ``peek`` left to the subclass with ``update``."""
+
+    def peek(self, raw: float) -> float:
+        raise NotImplementedError
+
+    def update(self, raw: float) -> float:
+        raise NotImplementedError
+
+    def update_many(self, raws: np.ndarray) -> np.ndarray:
+        update = self.update
+        return np.array([update(r) for r in raws.tolist()], dtype=np.float64)
+
+    def threshold(self, contamination: float) -> float:
+        return threshold_of(contamination)
+
+
 @dataclass(frozen=True)
 class PostprocessorSpec:
     """One post-processor a plugin registers.

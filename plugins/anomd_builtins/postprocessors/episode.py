@@ -19,10 +19,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-import numpy as np
 
 import anomd
-from anomd.postprocessors import PostprocessorSpec, score_of_surprise, threshold_of
+from anomd.postprocessors import PostprocessorSpec, ScoreStream, score_of_surprise
 
 
 class EpisodeOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -30,7 +29,7 @@ class EpisodeOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     half_life: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 50.0
 
 
-class Episode:
+class Episode(ScoreStream):
     """The state: the decayed maximum of the surprises seen so far."""
 
     __slots__ = ("decay", "reference")
@@ -47,12 +46,6 @@ class Episode:
         self.reference = max(self.reference * self.decay, raw)
         return score
 
-    def update_many(self, raws: np.ndarray) -> np.ndarray:
-        update = self.update
-        return np.array([update(r) for r in raws.tolist()], dtype=np.float64)
-
-    def threshold(self, contamination: float) -> float:
-        return threshold_of(contamination)
 
 
 SPEC = PostprocessorSpec(

@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 
 import anomd
-from anomd.postprocessors import PostprocessorSpec, score_of_surprise, threshold_of
+from anomd.postprocessors import PostprocessorSpec, ScoreStream, score_of_surprise
 
 _LN_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -47,7 +47,7 @@ def surprise_of_z(z: float) -> float:
     return 0.5 * z * z + _LN_SQRT_2PI + math.log(z) - math.log1p(-1.0 / (z * z) + 3.0 / z**4)
 
 
-class Likelihood:
+class Likelihood(ScoreStream):
     """The state: a ring of the last ``long`` raw scores, with running sums."""
 
     __slots__ = ("count", "learn", "long", "position", "ring", "short", "sum", "sum_sq")
@@ -95,12 +95,6 @@ class Likelihood:
             self.sum, self.sum_sq = float(self.ring.sum()), float(self.ring @ self.ring)
         return score
 
-    def update_many(self, raws: np.ndarray) -> np.ndarray:
-        update = self.update
-        return np.array([update(r) for r in raws.tolist()], dtype=np.float64)
-
-    def threshold(self, contamination: float) -> float:
-        return threshold_of(contamination)
 
 
 SPEC = PostprocessorSpec(

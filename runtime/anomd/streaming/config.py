@@ -155,12 +155,16 @@ class StreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return tuple(steps)
 
     def differences(self, sent: Iterable[str], other: Mapping[str, Any]) -> list[str]:
-        """Fields in ``sent`` whose value in ``other`` differs from this configuration."""
+        """Fields in ``sent`` whose value in ``other`` differs from this configuration.
+
+        ``pipeline: "auto"`` asks for nothing in particular, so it matches any pipeline.
+        """
         mine = msgspec.to_builtins(self)
         return [
             f"{name}={_show(other[name])} (detector has {_show(mine[name])})"
             for name in sent
             if name in mine and _normal(other[name]) != _normal(mine[name])
+            and not (name == "pipeline" and other[name] == "auto")
         ]
 
     def as_dict(self) -> dict[str, Any]:

@@ -332,6 +332,13 @@ class StreamingAnomalyDetector:
             self._late_pending = True
         return reader, row
 
+    def _next_row(self, point: Mapping[str, Any]) -> list[float]:
+        """A point read as the row to learn next; its first one fixes the stream's columns."""
+        reader, row = self._row(point)
+        if self._reader is None:
+            self._begin(reader)
+        return row
+
     # -- one point --------------------------------------------------------------------------
 
     def score_one(self, point: Mapping[str, Any]) -> StreamingResult:
@@ -358,9 +365,7 @@ class StreamingAnomalyDetector:
             InvalidInput: A missing, extra or non-numeric key, or a bad timestamp; nothing
                 changed.
         """
-        reader, row = self._row(point)
-        if self._reader is None:
-            self._begin(reader)
+        row = self._next_row(point)
         model = self._model
         if model is None:
             self._learn_row(row)
@@ -379,9 +384,7 @@ class StreamingAnomalyDetector:
             InvalidInput: A missing, extra or non-numeric key, or a bad timestamp; nothing
                 changed.
         """
-        reader, row = self._row(point)
-        if self._reader is None:
-            self._begin(reader)
+        row = self._next_row(point)
         model = self._model
         if model is None:
             scored = self._learn_row(row)

@@ -36,7 +36,7 @@ from anomd.artifacts import ArtifactCodec
 from anomd.detectors import Detector, DetectorSpec, Memory, Speed
 from anomd.errors import InvalidInput
 from anomd.model import FittedModel, train
-from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, run_checks
+from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, raise_failures, run_checks
 
 #: Every check, in the order it runs. Names are what ``expected_failures`` accepts.
 CHECKS: tuple[str, ...] = (
@@ -500,11 +500,7 @@ def check_detector(
     }
     for name in sorted(expected - set(failures)):
         problems[name] = "passed, but is listed in expected_failures; remove it from the list"
-    if problems:
-        lines = "\n".join(f"  - {name}: {msg}" for name, msg in problems.items())
-        raise AssertionError(
-            f"anomd detector contract: {label} failed {len(problems)} of {len(CHECKS)} checks:\n{lines}"
-        )
+    raise_failures("detector", label, problems, CHECKS)
     return contract.report
 
 

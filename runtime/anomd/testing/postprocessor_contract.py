@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 
 from anomd.postprocessors import Postprocessor, PostprocessorSpec
-from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, run_checks
+from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, raise_failures, run_checks
 
 CHECKS: tuple[str, ...] = (
     "metadata", "deterministic", "peek", "update_many", "checkpoint", "range", "monotone", "threshold",
@@ -162,9 +162,5 @@ def check_postprocessor(
         raise TypeError(f"check_postprocessor expects a PostprocessorSpec, got {type(spec).__name__}")
     contract = _Contract(spec, options, seed)
     failures = run_checks(contract, CHECKS, contract.report.passed)
-    if failures:
-        lines = "\n".join(f"  - {name}: {msg}" for name, msg in failures.items())
-        raise AssertionError(
-            f"anomd postprocessor contract: {spec.id!r} failed {len(failures)} of {len(CHECKS)} checks:\n{lines}"
-        )
+    raise_failures("postprocessor", repr(spec.id), failures, CHECKS)
     return contract.report

@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from anomd.errors import InvalidInput
-from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, run_checks
+from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, raise_failures, run_checks
 from anomd.transforms import TIME_COLUMN, TransformSpec
 
 #: Every check, in the order it runs.
@@ -352,12 +352,7 @@ def check_transform(
         raise TypeError(f"check_transform expects a TransformSpec, got {type(spec).__name__}")
     contract = _Contract(spec, options, seed)
     failures = run_checks(contract, CHECKS, contract.report.passed)
-    if failures:
-        lines = "\n".join(f"  - {name}: {msg}" for name, msg in failures.items())
-        raise AssertionError(
-            f"anomd transform contract: transform {spec.id!r} failed {len(failures)} of "
-            f"{len(CHECKS)} checks:\n{lines}"
-        )
+    raise_failures("transform", f"transform {spec.id!r}", failures, CHECKS)
     return contract.report
 
 
