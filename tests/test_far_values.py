@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import pytest
 from benchmarks.common import DATA_DIR
+from benchmarks.far_values import planted_rows
 from helpers import BACKENDS, REQUIRE_ALL_BACKENDS
 from test_fast_paths import tabular
 
@@ -47,19 +48,6 @@ def fit(host: PluginHost, backend: str, X: np.ndarray, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyOD's skewness of a constant column, SUOD's chatter
         return train(spec, X, name="far", params=params)
-
-
-def planted_rows(X: np.ndarray, spreads: float, rng: np.random.Generator, centre_rows: bool) -> np.ndarray:
-    """For every feature and both directions, a row with that feature at ``spreads`` training
-    standard deviations from its median: the others at their medians (``centre_rows``, the
-    issue's ``[0, 0, 8, 0]``) or a fresh row from the training distribution."""
-    d = X.shape[1]
-    median, spread = np.median(X, axis=0), X.std(axis=0)
-    rows = np.tile(median, (2 * d, 1)) if centre_rows else rng.normal(size=(2 * d, d))
-    for j in range(d):
-        rows[2 * j, j] = median[j] + spreads * spread[j]
-        rows[2 * j + 1, j] = median[j] - spreads * spread[j]
-    return rows
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -180,14 +168,15 @@ def test_the_tail_is_the_fitted_exponential_rate_growing_like_a_gaussian_tail() 
 
 def test_tied_extremes_fall_back_to_the_spread_and_a_constant_column_has_no_tail() -> None:
     rng = np.random.default_rng(42)
-    X = np.column_stack([(rng.random(500) < 0.4).astype(float), np.full(500, 3.0)])
+    rounding = np.where(rng.random(500) < 0.5, 0.3, 0.1 + 0.2)  # constant up to the last bit
+    X = np.column_stack([(rng.random(500) < 0.4).astype(float), np.full(500, 3.0), rounding])
     tails = RangeTails(X)
     beta = X[:, 0].std()  # the 23 largest values are all 1: no excess to measure
     reach = 1.0  # the maximum's distance from the median, 0
-    assert tails.nats(np.array([[2.0, 3.0]]))[0] == pytest.approx(1 / beta + 1 / (2 * beta * reach))
-    assert tails.nats(np.array([[1.0, 1e6]]))[0] == 0.0
-    clipped = tails.clip(np.array([[5.0, 1e6], [-5.0, -1e6]]))
-    np.testing.assert_array_equal(clipped, [[1.0, 1e6], [0.0, -1e6]])  # the constant column is left alone
+    assert tails.nats(np.array([[2.0, 3.0, 0.3]]))[0] == pytest.approx(1 / beta + 1 / (2 * beta * reach))
+    assert tails.nats(np.array([[1.0, 1e6, 5.0]]))[0] == 0.0
+    clipped = tails.clip(np.array([[5.0, 1e6, 5.0], [-5.0, -1e6, -5.0]]))
+    np.testing.assert_array_equal(clipped, [[1.0, 1e6, 5.0], [0.0, -1e6, -5.0]])  # constant columns left alone
 
 
 # -- streaming -----------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ class ECDFRowScorer:
         training_signs = skew.training_signs().tolist()
         d = sketch.starts.size - 1
         # Per column (lo, hi, rate_lo, growth_lo, rate_hi, growth_hi); no tail: all zero.
-        beyond = tails.columns() if tails is not None else [(0.0,) * 6] * d
+        beyond = tails.per_column if tails is not None else [(0.0,) * 6] * d
         self.columns = []
         for j in range(d):
             lo, hi = int(sketch.starts[j]), int(sketch.starts[j + 1])
