@@ -136,6 +136,15 @@ def test_capped_is_pyods_score_exactly(host, backend) -> None:
         assert np.any(far.score(rows).raw > pyod)
 
 
+@pytest.mark.parametrize("backend", TAILED)
+def test_tail_is_a_published_parameter(host, backend) -> None:
+    tail = host.detectors.get(backend).params_schema()["properties"]["tail"]
+    assert sorted(tail["enum"]) == ["capped", "extrapolated"] and tail["default"] == "extrapolated"
+    assert "PyOD" in tail["description"]
+    untailed = set(BACKENDS) - set(TAILED)
+    assert all("tail" not in host.detectors.get(b).params_schema()["properties"] for b in untailed)
+
+
 def test_models_saved_before_tails_existed_keep_scoring_as_they_did(host) -> None:
     """An artifact pickled before this change has no tail state: it scores capped, as then."""
     X, rows = tabular(500, 36), tabular(100, 37) * 3.0

@@ -464,18 +464,15 @@ class _Contract:
         centre, spread = np.median(X, axis=0), X.std(axis=0)
         features = range(d) if d <= _FAR_FEATURES else sorted(rng.choice(d, _FAR_FEATURES, replace=False))
         walks = []  # (feature, side, values ordered outwards, index of the 50-spread row)
+        blocks = []  # their rows: every other feature at its median
         for j in features:
             for side in (1.0, -1.0):
                 edge = X[:, j].max() if side > 0 else X[:, j].min()
                 far = centre[j] + side * FAR_SPREADS * spread[j]
-                values = [edge + side * step * spread[j] for step in FAR_STEPS] + [far]
-                values.sort(key=lambda v, s=side: s * v)
+                values = sorted([edge + side * step * spread[j] for step in FAR_STEPS] + [far], key=lambda v, s=side: s * v)
                 walks.append((j, side, values, values.index(far)))
-        blocks = []
-        for j, _, values, _ in walks:
-            block = np.tile(centre, (len(values), 1))
-            block[:, j] = values
-            blocks.append(block)
+                blocks.append(np.tile(centre, (len(values), 1)))
+                blocks[-1][:, j] = values
         scores = fitted.score(np.vstack(blocks))
         problems = []
         start = 0
