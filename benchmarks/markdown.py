@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import accuracy, speed
+from benchmarks import accuracy, far_values, speed
 from benchmarks.common import describe_machine, fmt_ms, markdown_table, read_json
 
 #: One line on when to pick each backend (what the measurements below support).
@@ -185,6 +185,13 @@ def seed_spread_section(result: dict[str, Any]) -> str:
     ])
 
 
+def far_values_section(result: dict[str, Any]) -> str:
+    return "\n".join([
+        f"Command: `{result['command'].strip()}`. Machine: {describe_machine(result['machine'])}.", "",
+        markdown_table(*far_values.table(result), text_columns=(0, 1)), "", far_values.NOTE,
+    ])
+
+
 SECTIONS = {
     "choose": lambda: choose_section(read_json("speed"), read_json("accuracy")),
     "coldstart": lambda: coldstart_section(r) if (r := read_json("coldstart")) else None,
@@ -193,16 +200,20 @@ SECTIONS = {
     "overhead": lambda: overhead_section(r) if (r := read_json("overhead")) else None,
     "accuracy": lambda: accuracy_section(r) if (r := read_json("accuracy")) else None,
     "seed-spread": lambda: seed_spread_section(r) if (r := read_json("accuracy_seed_spread")) else None,
+    "far-values": lambda: far_values_section(r) if (r := read_json("far_values")) else None,
     "machine": lambda: machine_section(r["machine"]) if (r := read_json("speed") or read_json("accuracy")) else None,
 }
 
 
-def update(path: Path) -> list[str]:
+def update(path: Path, only: Sequence[str] | None = None) -> list[str]:
     """Replaces each ``<!-- BEGIN name -->...<!-- END name -->`` block of ``path`` with the
-    generated section ``name``; returns the names updated (blocks without results stay)."""
+    generated section ``name`` (only those in ``only``, when given); returns the names updated
+    (blocks without results stay)."""
     text = path.read_text()
     updated = []
     for name, render in SECTIONS.items():
+        if only is not None and name not in only:
+            continue
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
         if begin not in text:
             continue
@@ -220,9 +231,11 @@ def update(path: Path) -> list[str]:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks markdown", description=__doc__.split("\n\n")[0])
     parser.add_argument("--update", type=Path, metavar="DOC", help="rewrite the marked blocks of DOC (e.g. docs/backends.md)")
+    parser.add_argument("--only", metavar="NAMES", help=f"with --update: only these blocks (comma-separated: {', '.join(SECTIONS)})")
     args = parser.parse_args(argv)
     if args.update:
-        print(f"updated {args.update}: {', '.join(update(args.update)) or 'nothing'}")
+        only = args.only.split(",") if args.only else None
+        print(f"updated {args.update}: {', '.join(update(args.update, only)) or 'nothing'}")
         return 0
     for name, render in SECTIONS.items():
         body = render()

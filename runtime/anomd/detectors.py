@@ -9,7 +9,7 @@ backend gets the same semantics.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -84,6 +84,10 @@ class DetectorSpec:
             listed as unavailable and refuses requests with ``install_hint``.
         install_hint: What an operator runs to make the backend available.
         min_samples: Fewest training rows the backend accepts, given its parameters.
+        contract_exemptions: Behavioural checks of the detector contract
+            (:func:`anomd.testing.check_detector`) that do not apply to this algorithm, each
+            with the reason, e.g. ``{"far_values": "scores angles, which wrap around"}``. Only
+            the checks in ``anomd.testing.detector_contract.EXEMPTABLE`` can be exempted.
     """
 
     id: str
@@ -98,6 +102,7 @@ class DetectorSpec:
     requires: tuple[str, ...] = ()
     install_hint: str = ""
     min_samples: Callable[[Any], int] = field(default=lambda params: 2)
+    contract_exemptions: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def missing_dependencies(self) -> list[str]:
         """Optional dependencies that cannot be imported (checked without importing them)."""

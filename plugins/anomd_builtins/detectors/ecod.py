@@ -2,7 +2,8 @@
 
 PyOD fits; scoring uses a per-column ECDF sketch (see ``_fast_ecdf``) so that one row costs
 microseconds and the model does not store the training matrix. ``fast_scoring=False`` keeps
-PyOD's own scoring path.
+PyOD's own scoring path. ``tail`` decides how a value beyond a column's training range counts
+(``_range_tails``): further out, more anomalous (the default), or capped as in PyOD.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from anomd.detectors import DetectorSpec
 
 from ._fast_ecdf import ECDFTailDetector
 from ._fast_param import FastScoring
+from ._range_tails import TailParam
 
 
 class ECODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     fast_scoring: FastScoring = True
+    tail: TailParam = "extrapolated"
 
 
 def build(params: ECODParams, contamination: float) -> ECDFTailDetector:
     from pyod.models.ecod import ECOD
 
-    return ECDFTailDetector(ECOD(contamination=contamination), "ecod", params.fast_scoring)
+    return ECDFTailDetector(ECOD(contamination=contamination), "ecod", params.fast_scoring, params.tail)
 
 
 SPEC = DetectorSpec(
