@@ -4,12 +4,21 @@ Batch use without a server::
 
     import anomd
 
+    detector = anomd.Detector("ecod", contamination=0.05).fit(frame)   # in memory, PyOD-style
+    detector.predict(new_frame), detector.decision_function(new_frame)
+
     service = anomd.AnomalyService()           # filesystem store in ./.anomd
     service.fit(rows, model="fraud", backend="ecod")
     fitted, scores = service.score(new_rows, model="fraud", backend="ecod")
 
     scores = anomd.detect(rows, backend="isolation_forest")   # fit and score, nothing stored
     anomd.plot(rows, scores).savefig("scores.png")           # needs the `plot` extra
+
+A running server, from Python (Arrow on the wire, DataFrames in and out)::
+
+    with anomd.Client("http://127.0.0.1:8000") as client:
+        client.fit(frame, model="fraud")
+        result = client.score(new_frame, model="fraud")    # result.is_anomaly, result.to_polars()
 
 Streaming::
 
@@ -25,18 +34,23 @@ from typing import TYPE_CHECKING, Any
 from anomd.hookspecs import hookimpl
 
 __all__ = [
-    "AnomalyService", "DetectorSpec", "DetectorStatus", "Scores", "StreamingAnomalyDetector", "detect", "hookimpl",
-    "plot",
+    "AnomalyService", "AsyncClient", "Client", "Detector", "DetectorSpec", "DetectorStatus", "Scores",
+    "StreamingAnomalyDetector", "detect", "hookimpl", "plot",
 ]
 
 if TYPE_CHECKING:
+    from anomd.client import AsyncClient, Client
     from anomd.detectors import DetectorSpec
+    from anomd.estimator import Detector
     from anomd.model import Scores
     from anomd.service import AnomalyService
     from anomd.streaming import DetectorStatus, StreamingAnomalyDetector
 
 _LAZY = {
     "AnomalyService": "anomd.service",
+    "Detector": "anomd.estimator",
+    "Client": "anomd.client",
+    "AsyncClient": "anomd.client",
     "DetectorSpec": "anomd.detectors",
     "Scores": "anomd.model",
     "FittedModel": "anomd.model",
@@ -63,18 +77,19 @@ def detect(data: Any, *, backend: str = "ecod", contamination: float = 0.1, **kw
     """Fits ``backend`` on ``data`` and scores the same rows, storing nothing.
 
     Args:
-        data: Rows as lists of numbers, dicts keyed by column name, or a 2-D numpy array.
+        data: Anything :class:`Detector` takes: NumPy (1-D is one feature), lists of rows or
+            numbers, dicts, pandas or Polars DataFrames and Series, Arrow tables.
         backend: Detector id (see ``anomd backends``).
         contamination: Expected share of anomalies; sets the threshold.
         **kwargs: ``normalization``, ``params``, ``schema``, ``threshold``.
     """
-    from anomd.backend_catalog import resolve_backend
-    from anomd.model import train
+    from anomd.estimator import Detector
+    from anomd.inputs import prepare
 
-    spec = resolve_backend(_default_plugins(), None, backend)
     threshold = kwargs.pop("threshold", None)
-    fitted = train(spec, data, name="detect", contamination=contamination, **kwargs)
-    return fitted.score(data, threshold=threshold)
+    data = prepare(data, schema=kwargs.get("schema"))  # once, for fitting and scoring
+    detector = Detector(backend, contamination=contamination, **kwargs)
+    return detector.fit(data, name="detect").scores(data, threshold=threshold)
 
 
 def plot(series_or_scores: Any, scores: Scores | None = None, **kwargs: Any) -> Any:

@@ -179,6 +179,27 @@ class ModelStore:
             ))
         return rows
 
+    def named(self, name: str) -> list[tuple[str, str]]:
+        """``(filename, backend)`` of every stored model called ``name``, sorted.
+
+        Filenames are ``<name>_<backend>.joblib`` and both parts may contain ``_``, so the
+        candidates the prefix finds are confirmed by their signed manifests (a header read
+        each; usually one or two).
+        """
+        prefix = MODELS_PREFIX + name + "_"
+        with storage_errors(f"looking up models named {name}"):
+            keys = sorted(o.key for o in self.storage.list(prefix) if o.key.endswith(SUFFIX))
+        found = []
+        for key in keys:
+            filename = key.removeprefix(MODELS_PREFIX)
+            try:
+                info = self.manifest(filename)[0].info
+            except (NotFound, ArtifactRejected):
+                continue  # deleted meanwhile, or not this name's (a moved artifact)
+            if info.name == name:
+                found.append((filename, info.backend))
+        return found
+
     def delete(self, filename: str) -> bool:
         with storage_errors(f"deleting {filename}"):
             deleted = self.storage.delete(model_key(filename))
