@@ -1,8 +1,8 @@
 """ECOD: empirical-CDF outlier detection (Li et al., 2022). Parameter-free and fast.
 
-PyOD fits; scoring uses a per-column ECDF sketch (see ``_fast_ecdf``) so that one row costs
-microseconds and the model does not store the training matrix. ``fast_scoring=False`` keeps
-PyOD's own scoring path.
+Fitted as PyOD fits it, without importing PyOD; scoring uses a per-column ECDF sketch (see
+``_fast_ecdf``) so that one row costs microseconds and the model does not store the training
+matrix. ``fast_scoring=False`` keeps PyOD's own fitting and scoring path.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ class ECODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def build(params: ECODParams, contamination: float) -> ECDFTailDetector:
+    if params.fast_scoring:  # fitted without PyOD (same training scores, see _ecdf_training)
+        return ECDFTailDetector(None, "ecod", True)
     from pyod.models.ecod import ECOD
 
-    return ECDFTailDetector(ECOD(contamination=contamination), "ecod", params.fast_scoring)
+    return ECDFTailDetector(ECOD(contamination=contamination), "ecod", False)
 
 
 SPEC = DetectorSpec(
