@@ -22,6 +22,7 @@ through the Arrow PyCapsule interface (``__arrow_c_stream__``) by Polars.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -335,7 +336,7 @@ def _pandas_list(series: Any) -> list[Any]:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or type(value).__name__ in (
+    return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in (
         "NAType", "NaTType")
 
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+
 from anomd.artifacts import ArtifactCodec
 from anomd.backend_catalog import BackendRow, backend_rows, params_for, resolve_backend
 from anomd.detectors import DetectorSpec
+from anomd.errors import AnomdError, Conflict, NotFound, TooLarge
 from anomd.estimator import Detector
 from anomd.inputs import Prepared, prepare
-from anomd.errors import AnomdError, Conflict, InvalidInput, NotFound, TooLarge
 from anomd.metrics import ServiceMetrics
 from anomd.model import FittedModel, ModelDetails, Scores
 from anomd.model_locks import ModelLocks

@@ -37,8 +37,8 @@ import numpy as np
 
 from ._appended_skew import AppendedSkew
 from ._ecdf_row import MAX_FEATURES, ECDFRowScorer
-from ._ecdf_training import training_scores
 from ._ecdf_sketch import ECDFSketch
+from ._ecdf_training import training_scores
 from ._pyod import PyODDetector
 
 Rule = Literal["ecod", "copod"]

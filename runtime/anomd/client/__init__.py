@@ -53,8 +53,8 @@ class _Base(Operations):
         return Unreachable(f"cannot reach anomd at {self.url} ({exc}); start it with `anomd serve`")
 
     def _request(self, call: Call) -> dict[str, Any]:
-        return dict(method=call.method, url=call.path, params=call.params, content=call.content,
-                    headers=call.headers)
+        return {"method": call.method, "url": call.path, "params": call.params, "content": call.content,
+                    "headers": call.headers}
 
 
 class Client(_Base):

@@ -53,10 +53,10 @@ class Operations:
         """Fits ``backend`` on ``data`` and stores it on the server as ``model``."""
         from anomd.server.schemas import FitResponse
 
-        fields = dict(model=model, backend=backend, contamination=contamination,
-                      normalization=normalization, params=dict(params) if params else None,
-                      schema=dict(schema) if schema else None, overwrite=overwrite,
-                      description=description)
+        fields = {"model": model, "backend": backend, "contamination": contamination,
+                      "normalization": normalization, "params": dict(params) if params else None,
+                      "schema": dict(schema) if schema else None, "overwrite": overwrite,
+                      "description": description}
         return self._run(_wire.batch_call("/fit", data, fields, _wire.reader(FitResponse),
                                           arrow=self._arrow))
 
@@ -66,8 +66,8 @@ class Operations:
     ) -> ScoreResult:
         """Scores ``data`` with the stored ``model`` (``backend`` may be left out when only one
         model has that name)."""
-        fields = dict(model=model, backend=backend, threshold=threshold,
-                      normalization=normalization, explain=explain or None)
+        fields = {"model": model, "backend": backend, "threshold": threshold,
+                      "normalization": normalization, "explain": explain or None}
         return self._run(_wire.batch_call("/score", data, fields, _wire.read_scores,
                                           arrow=self._arrow, accept_arrow=self._arrow))
 
@@ -77,9 +77,9 @@ class Operations:
         schema: Mapping[str, str] | None = None, threshold: float | None = None,
     ) -> DetectResult:
         """Fits on ``data`` and returns its anomalous rows; nothing is stored."""
-        fields = dict(backend=backend, contamination=contamination, normalization=normalization,
-                      params=dict(params) if params else None,
-                      schema=dict(schema) if schema else None, threshold=threshold)
+        fields = {"backend": backend, "contamination": contamination, "normalization": normalization,
+                      "params": dict(params) if params else None,
+                      "schema": dict(schema) if schema else None, "threshold": threshold}
         return self._run(_wire.batch_call("/detect", data, fields, _wire.read_scores,
                                           arrow=self._arrow, accept_arrow=self._arrow))
 

@@ -158,11 +158,11 @@ def _result(
     explanations: dict[int, dict[str, float]],
 ) -> ScoreResult:
     summary = reply.summary
-    common = dict(
-        model=reply.model, backend=reply.backend, index=index, raw_score=raw, score=score,
-        is_anomaly=flags, threshold=summary.threshold, normalization=summary.normalization,
-        total_points=summary.total_points, explanations=explanations, warnings=reply.warnings,
-    )
+    common = {
+        "model": reply.model, "backend": reply.backend, "index": index, "raw_score": raw, "score": score,
+        "is_anomaly": flags, "threshold": summary.threshold, "normalization": summary.normalization,
+        "total_points": summary.total_points, "explanations": explanations, "warnings": reply.warnings,
+    }
     if reply.training_time_ms is not None:
         return DetectResult(**common, anomaly_count=summary.anomalies_detected or 0,
                             training_time_ms=reply.training_time_ms)

@@ -34,8 +34,8 @@ from anomd.service import AnomalyService
 
 # Stored models are read whatever ``enabled_backends`` says: scoring and loading never answer 403.
 _UNKNOWN_MODEL = (404, "Unknown model (fit it first) or backend.")
-_AMBIGUOUS = (409, "No backend named and several stored models have this name (the detail lists "
-                   "them), or the stored artifact failed its integrity check and was not loaded.")
+_AMBIGUOUS = (409, ("No backend named and several stored models have this name (the detail lists "
+                   "them), or the stored artifact failed its integrity check and was not loaded."))
 _FIT_TOO_LARGE = (
     413, "The body, its row or column count, or the fitted artifact is over this server's limits."
 )

@@ -51,12 +51,12 @@ DECODING_ERRORS = (400, 413, 415, 422)
 #: What those errors mean on a route that also takes an Arrow body (``arrow_body.py``).
 BATCH_DECODING_ERRORS: tuple[Error, ...] = (
     (400, "Malformed JSON or Arrow stream, or an empty body."),
-    (413, "The body, its row or column count, or the size an Arrow body decodes to, is over "
-          "this server's limits."),
-    (415, "The body is neither JSON (`application/json`, UTF-8) nor an Arrow IPC stream "
-          f"(`{ARROW_STREAM}`)."),
-    (422, "Well-formed but unusable input (including query parameters: with an Arrow body, a "
-          "bad or repeated one; with a JSON body, any); `detail` says which and why."),
+    (413, ("The body, its row or column count, or the size an Arrow body decodes to, is over "
+          "this server's limits.")),
+    (415, ("The body is neither JSON (`application/json`, UTF-8) nor an Arrow IPC stream "
+          f"(`{ARROW_STREAM}`).")),
+    (422, ("Well-formed but unusable input (including query parameters: with an Arrow body, a "
+          "bad or repeated one; with a JSON body, any); `detail` says which and why.")),
 )
 ARROW_BODY = (
     "An Arrow IPC stream whose columns are the features (numbers, booleans; strings become "
