@@ -59,11 +59,12 @@ class Detector:
         params: Mapping[str, Any] | None = None,
         **backend_params: Any,
     ) -> None:
+        # Stored as given (scikit-learn's clone checks that the constructor keeps its arguments).
         self.backend = backend
         self.contamination = contamination
         self.normalization = normalization
-        self.schema = dict(schema) if schema else None
-        self.params = {**(params or {}), **backend_params}
+        self.schema = schema
+        self.params = {**(params or {}), **backend_params} if backend_params or params is None else params
         self.model_: FittedModel | None = None
 
     @classmethod
@@ -79,16 +80,16 @@ class Detector:
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"backend": self.backend, "contamination": self.contamination,
-                "normalization": self.normalization, "schema": self.schema, "params": dict(self.params)}
+                "normalization": self.normalization, "schema": self.schema, "params": self.params}
 
     def set_params(self, **params: Any) -> Self:
         for key, value in params.items():
             if key in ("backend", "contamination", "normalization", "schema"):
                 setattr(self, key, value)
             elif key == "params":
-                self.params = dict(value or {})
+                self.params = value if value is not None else {}
             else:
-                self.params[key] = value
+                self.params = {**self.params, key: value}
         return self
 
     # -- fitting -----------------------------------------------------------------------------
@@ -117,7 +118,7 @@ class Detector:
 
         self.model_ = train(
             self._spec(), X, name=name, contamination=self.contamination,
-            normalization=self.normalization, params=self.params, schema=self.schema,
+            normalization=self.normalization, params=dict(self.params or {}), schema=self.schema,
             description=description, plugin=plugin,
         )
         return self

@@ -112,9 +112,9 @@ def prepare(data: Any, *, schema: Mapping[str, str] | None = None) -> Prepared:
 def _library(data: Any) -> str | None:
     """``polars`` or ``pandas`` for their frames and series (checked without importing them)."""
     package = type(data).__module__.partition(".")[0]
-    if package == "polars" and hasattr(data, "schema" if hasattr(data, "columns") else "dtype"):
+    if package == "polars" and type(data).__name__ in ("DataFrame", "LazyFrame", "Series"):
         return "polars"
-    if package == "pandas" and hasattr(data, "to_numpy") and hasattr(data, "ndim"):
+    if package == "pandas" and type(data).__name__ in ("DataFrame", "Series"):
         return "pandas"
     return None
 

@@ -27,7 +27,14 @@ from litestar import Request
 
 from anomd.arrow import ARROW_STREAM, read_stream
 from anomd.errors import InvalidInput
-from anomd.server.body import _content_type, _off_loop_if_large, _remember_model, decode_body
+from anomd.server.body import (
+    _content_type,
+    _off_loop_if_large,
+    _remember_model,
+    check_content_type,
+    decode_body,
+)
+from anomd.server.body_errors import UnsupportedMediaType
 from anomd.settings import Settings
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -49,7 +56,14 @@ async def decode_batch_body(
     holds the decoded table (a Polars frame), which the service takes like any other input.
     """
     query = request.scope.get("query_string", b"")
-    if not is_arrow(_content_type(request)):
+    media = _content_type(request)
+    if not is_arrow(media):
+        try:
+            check_content_type(media)  # a 415 first, as for any other body that is not JSON
+        except UnsupportedMediaType as exc:
+            raise UnsupportedMediaType(
+                f"{exc.detail}, or the rows as an Arrow IPC stream with Content-Type: {ARROW_STREAM}"
+            ) from None
         if query:
             names = sorted({name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)})
             raise InvalidInput(
