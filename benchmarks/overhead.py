@@ -92,6 +92,27 @@ def server_stages(service: Any, body: bytes, model: str, backend: str, repeat: i
     }
 
 
+def arrow_stages(service: Any, body: bytes, model: str, backend: str, repeat: int) -> dict[str, float]:
+    """The server's work for one ``/score`` with an Arrow body and an Arrow reply, by stage."""
+    import numpy as np
+
+    from anomd.arrow import checked_body
+    from anomd.server.arrow_reply import arrow_scores
+    from anomd.server.responses import score_response
+
+    fitted, _ = service.get_model(model, backend)
+    X = fitted.matrix(checked_body(body))
+    scores = fitted.score_matrix(X)
+    rows = np.arange(len(X))
+    return {
+        "check the stream's headers": median_ms(lambda: checked_body(body), repeat),
+        "decode + table -> matrix": median_ms(lambda: fitted.matrix(checked_body(body)), repeat),
+        "score (detector + scaler)": median_ms(lambda: fitted.score_matrix(X), repeat),
+        "Arrow reply (summary + table)": median_ms(
+            lambda: arrow_scores(scores, rows, {}, score_response(fitted, scores, {}, [], points=False)), repeat),
+    }
+
+
 def measure(backend: str, rows: int, repeat: int, server: Any, service: Any) -> dict[str, Any]:
     from anomd.model import train
     from anomd.names import model_filename
@@ -133,6 +154,7 @@ def measure(backend: str, rows: int, repeat: int, server: Any, service: Any) -> 
     result["arrow_ratio_vs_numpy"] = result["http_arrow_ms"] / result["in_process_numpy_ms"]
     result["arrow_reply_ratio_vs_numpy"] = result["http_arrow_reply_ms"] / result["in_process_numpy_ms"]
     result["server_stages_ms"] = server_stages(service, body, name, backend, repeat)
+    result["arrow_stages_ms"] = arrow_stages(service, arrow_body, name, backend, repeat)
     return result
 
 
@@ -195,6 +217,13 @@ def report(result: dict[str, Any]) -> None:
             ["stage", "ms", "share"],
             [[k, fmt_ms(v), f"{v / total:.0%}"] for k, v in stages.items()],
         )
+    for r in rows:
+        stages = r.get("arrow_stages_ms")
+        if stages:
+            print_table(
+                f"Arrow stages for {r['backend']} replayed in-process (sum {fmt_ms(sum(stages.values()))} ms)",
+                ["stage", "ms"], [[k, fmt_ms(v)] for k, v in stages.items()],
+            )
     if rows and "http_arrow_ms" in rows[0]:
         print_table(
             f"/score of {rows[0]['rows']:,} × {N_FEATURES}: JSON vs Arrow bodies, same run (median ms)",

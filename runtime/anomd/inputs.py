@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from anomd.arrow import ArrowBody
 from anomd.encoding import Column, Row, RowEncoder, check_finite, encode_rows, fit_rows
 from anomd.errors import InvalidInput
 
@@ -93,6 +94,8 @@ def prepare(data: Any, *, schema: Mapping[str, str] | None = None) -> Prepared:
         raise InvalidInput(f"data is missing; {EXPECTED}")
     if isinstance(data, np.ndarray):
         return _from_array(data)
+    if isinstance(data, ArrowBody):  # a request's Arrow body, decoded here on the worker thread
+        return _from_polars(data.frame(), schema)
     kind = _library(data)
     if kind == "polars":
         return _from_polars(data, schema)

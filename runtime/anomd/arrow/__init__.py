@@ -21,7 +21,30 @@ if TYPE_CHECKING:
 #: The IANA media type of the Arrow IPC stream format.
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
-__all__ = ["ARROW_STREAM", "BadArrow", "StreamShape", "read_stream", "stream_shape", "write_stream"]
+__all__ = [
+    "ARROW_STREAM", "ArrowBody", "BadArrow", "StreamShape", "read_stream", "stream_shape", "write_stream",
+]
+
+
+class ArrowBody:
+    """A request's Arrow stream, checked against the limits but not decoded yet.
+
+    The server checks a body's headers on the event loop (cheap, and a refusal needs no worker)
+    and leaves the decoding to the worker thread that fits or scores it, where
+    :func:`anomd.inputs.prepare` calls :meth:`frame`: one thread hand-off per request, not two.
+    """
+
+    __slots__ = ("body", "shape")
+
+    def __init__(self, body: bytes, shape: StreamShape) -> None:
+        self.body = body
+        self.shape = shape
+
+    def __len__(self) -> int:
+        return self.shape.rows
+
+    def frame(self) -> pl.DataFrame:
+        return _decode(self.body)
 
 
 def read_stream(
@@ -34,6 +57,11 @@ def read_stream(
         BadArrow: Not a readable stream (400).
         TooLarge: More rows or columns than allowed, or a decoded size over ``max_bytes`` (413).
     """
+    _check(body, max_rows, max_columns, max_bytes)
+    return _decode(body)
+
+
+def _check(body: bytes, max_rows: int | None, max_columns: int | None, max_bytes: int | None) -> StreamShape:
     shape = stream_shape(body)
     if max_rows is not None and shape.rows > max_rows:
         raise TooLarge(f"{shape.rows} rows is over this server's limit of {max_rows}")
@@ -43,6 +71,19 @@ def read_stream(
     if max_bytes is not None and shape.decoded_bytes > max_bytes:
         raise TooLarge(f"the Arrow stream decodes to {shape.decoded_bytes:,} bytes, over this "
                        f"server's limit of {max_bytes:,} (max_body_bytes)")
+    return shape
+
+
+def checked_body(
+    body: bytes, *, max_rows: int | None = None, max_columns: int | None = None,
+    max_bytes: int | None = None,
+) -> ArrowBody:
+    """:func:`read_stream`'s checks without the decoding (see :class:`ArrowBody`)."""
+    shape = _check(body, max_rows, max_columns, max_bytes)
+    return ArrowBody(body, shape)
+
+
+def _decode(body: bytes) -> pl.DataFrame:
     import polars as pl
 
     try:

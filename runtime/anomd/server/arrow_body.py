@@ -25,11 +25,10 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import Request
 
-from anomd.arrow import ARROW_STREAM, read_stream
+from anomd.arrow import ARROW_STREAM, checked_body
 from anomd.errors import InvalidInput
 from anomd.server.body import (
     _content_type,
-    _off_loop_if_large,
     _remember_model,
     check_content_type,
     decode_body,
@@ -53,7 +52,8 @@ async def decode_batch_body(
     """A batch request from a JSON body, or from an Arrow body and the query string.
 
     Returns what :func:`anomd.server.body.decode_body` returns; with an Arrow body, ``data``
-    holds the decoded table (a Polars frame), which the service takes like any other input.
+    holds the checked stream (:class:`anomd.arrow.ArrowBody`), which the service takes like
+    any other input.
     """
     query = request.scope.get("query_string", b"")
     media = _content_type(request)
@@ -73,14 +73,15 @@ async def decode_batch_body(
         return await decode_body(request, kind)
     fields, warnings, unknown = query_fields(query, kind)
     body = await request.body()
-    frame = await _off_loop_if_large(body, lambda: read_stream(
-        body, max_rows=settings.max_rows, max_columns=settings.max_columns,
-        max_bytes=settings.max_body_bytes))
+    # Only the headers are read here (the limits hold before any decoding); the worker thread
+    # that fits or scores decodes the table (``anomd.inputs.prepare``).
+    table = checked_body(body, max_rows=settings.max_rows, max_columns=settings.max_columns,
+                         max_bytes=settings.max_body_bytes)
     try:
         parsed = msgspec.convert({**fields, "data": []}, kind, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidInput(_query_error(str(exc))) from None
-    parsed.data = frame  # type: ignore[attr-defined]
+    parsed.data = table  # type: ignore[attr-defined]
     _remember_model(request, parsed)
     return parsed, warnings, unknown
 
