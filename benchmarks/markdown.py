@@ -130,8 +130,8 @@ def overhead_section(result: dict[str, Any]) -> str:
               f"{r['arrow_response_bytes'] / 1e6:.2f} MB"] for r in rows])]
     clients = result.get("client") or []
     if clients:
-        parts += ["", f"`anomd.Client.score(frame)` of {clients[0]['rows']:,} × {clients[0]['features']} "
-                  "(Arrow both ways) against `AnomalyService.score(frame)`, median ms:", "", markdown_table(
+        parts += ["", (f"`anomd.Client.score(frame)` of {clients[0]['rows']:,} × {clients[0]['features']} "
+                  "(Arrow both ways) against `AnomalyService.score(frame)`, median ms:"), "", markdown_table(
                       ["backend", "in-process", "Client", "Client ÷ in-process", "client-side encode"],
                       [[c["backend"], fmt_ms(c["in_process_ms"]), fmt_ms(c["client_ms"]), f"{c['ratio']:.2f}×",
                         fmt_ms(c["client_encode_ms"])] for c in clients])]
