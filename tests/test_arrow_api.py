@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import random
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -19,23 +18,19 @@ import pytest
 from helpers import ok, problem
 
 from anomd.arrow import ARROW_STREAM, BadArrow, stream_shape, write_stream
-from anomd.testing import ServerProcess, start_server
 
 LIMITS = {"ANOMD_MAX_BODY_BYTES": "200000", "ANOMD_MAX_ROWS": "500", "ANOMD_MAX_COLUMNS": "6"}
 ARROW = {"content-type": ARROW_STREAM}
 
 
 @pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("arrow"), env=LIMITS)
-    yield server
-    server.stop()
+def module_server_env() -> dict[str, str]:
+    return LIMITS
 
 
 @pytest.fixture(scope="module")
-def api(limited: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=limited.api, timeout=120) as client:
-        yield client
+def api(module_api: httpx.Client) -> httpx.Client:
+    return module_api
 
 
 @pytest.fixture(scope="module")

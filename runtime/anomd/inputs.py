@@ -171,9 +171,7 @@ def _from_sequence(rows: Sequence[Any]) -> Prepared:
         return _from_array(values.astype(np.float64))
     if isinstance(first, (str, bytes)):
         raise InvalidInput(f"data is a list of strings; {EXPECTED}")
-    if isinstance(first, np.ndarray) and isinstance(rows, list):
-        return Prepared(rows)  # rows as arrays: the encoder converts them like lists
-    return Prepared(rows)
+    return Prepared(rows)  # rows (lists, tuples, arrays or dicts): the encoder takes them
 
 
 def _from_mapping(data: Mapping[Any, Any], schema: Mapping[str, str] | None) -> Prepared:
@@ -341,6 +339,23 @@ def _pandas_list(series: Any) -> list[Any]:
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ in (
         "NAType", "NaTType")
+
+
+def records(data: Any) -> list[dict[str, Any]]:
+    """``data`` as points keyed by column name, as streaming detectors take them: a table's
+    rows by its column names, unnamed columns as ``x0``, ``x1``... (a single dict is one point).
+    """
+    if isinstance(data, Mapping) and not any(
+            hasattr(v, "__len__") and not isinstance(v, (str, bytes)) for v in data.values()):
+        return [dict(data)]
+    prepared = prepare(data)
+    rows = prepared.data
+    if isinstance(rows, np.ndarray):
+        names = prepared.columns or [f"x{i}" for i in range(rows.shape[1])]
+        return [dict(zip(names, row, strict=True)) for row in rows.tolist()]
+    if rows and not isinstance(rows[0], Mapping):
+        return [{f"x{i}": v for i, v in enumerate(row)} for row in rows]
+    return [dict(r) for r in rows]
 
 
 # -- named matrices against a fitted model -----------------------------------------------------

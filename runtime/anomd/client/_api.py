@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from anomd.client import _wire
 from anomd.client.results import StreamResult
+from anomd.inputs import records
 
 if TYPE_CHECKING:
     from anomd.backend_catalog import BackendRow
@@ -101,8 +102,7 @@ class Operations:
         ``model_id``; ``config`` holds its settings (``min_samples``, ``window_size``...)."""
         import msgspec
 
-        points = [data] if isinstance(data, Mapping) and not _columns(data) else _points(data)
-        body = {**config, "model_id": model_id, "data": points}
+        body = {**config, "model_id": model_id, "data": records(data)}
         return self._run(_wire.Call("POST", _wire.API + "/stream", _wire.reader(StreamResult),
                                     content=msgspec.json.encode(body),
                                     headers={"content-type": _wire.JSON}))
@@ -137,18 +137,3 @@ class Operations:
         from anomd.server.schemas import HealthResponse
 
         return self._run(_wire.Call("GET", "/health", _wire.reader(HealthResponse)))
-
-
-def _columns(data: Mapping[str, Any]) -> bool:
-    """Whether a dict is a dict of columns (not one point)."""
-    return any(hasattr(v, "__len__") and not isinstance(v, (str, bytes)) for v in data.values())
-
-
-def _points(data: Any) -> list[dict[str, Any]]:
-    """Stream points as dicts: a table's rows by column name (``x0``... for unnamed ones)."""
-    if isinstance(data, list) and data and all(isinstance(p, Mapping) for p in data):
-        return [dict(p) for p in data]
-    rows = _wire.json_rows(data, None)
-    if rows and not isinstance(rows[0], Mapping):
-        return [{f"x{i}": v for i, v in enumerate(row)} for row in rows]
-    return rows

@@ -19,7 +19,7 @@ import numpy as np
 from anomd.arrow import ARROW_STREAM, write_stream
 from anomd.client.results import scores_from_arrow, scores_from_json
 from anomd.errors import AnomdError
-from anomd.inputs import prepare
+from anomd.inputs import prepare, records
 
 API = "/v1/ml/anomaly"
 JSON = "application/json"
@@ -78,9 +78,7 @@ def json_rows(data: Any, schema: Mapping[str, str] | None) -> list[Any]:
     prepared = prepare(data, schema=schema)
     rows = prepared.data
     if isinstance(rows, np.ndarray):
-        if prepared.columns is None:
-            return rows.tolist()
-        return [dict(zip(prepared.columns, row, strict=True)) for row in rows.tolist()]
+        return rows.tolist() if prepared.columns is None else records(prepared)
     return list(rows)
 
 
