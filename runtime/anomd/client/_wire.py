@@ -35,7 +35,7 @@ class ApiError(AnomdError):
         self.title = title
 
     def __str__(self) -> str:
-        return f"{self.status_code} {self.title}: {self.detail}"
+        return f"{self.title} ({self.status_code}): {self.detail}"
 
 
 @dataclass
