@@ -25,7 +25,7 @@ from anomd.cli import main
 from anomd.settings import load_settings
 
 SERIES = "realKnownCause/machine_temperature_system_failure.csv"
-pytestmark = pytest.mark.data("nab")
+nab = pytest.mark.data("nab")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple
     return pl.read_csv(out), capsys.readouterr().err
 
 
+@nab
 def test_only_anomalies_top_and_intervals(nab_file, windows, tmp_path, capsys) -> None:
     full, _ = run(tmp_path, capsys, nab_file, "-c", "0.01")
     flagged = np.flatnonzero(full["is_anomaly"].to_numpy())
@@ -85,6 +86,7 @@ def test_only_anomalies_top_and_intervals(nab_file, windows, tmp_path, capsys) -
     assert {1, 3} <= hit, long_runs
 
 
+@nab
 def test_model_scores_with_a_stored_model(nab_file, windows, tmp_path, capsys) -> None:
     """Fit on the probation period (the first 15 %, at most 750 rows: normal operation), store,
     then score the whole file with the stored model, found by name."""
@@ -107,6 +109,7 @@ def test_model_scores_with_a_stored_model(nab_file, windows, tmp_path, capsys) -
     assert "no stored model is named 'absent'" in capsys.readouterr().err
 
 
+@nab
 def test_plot_and_progress(nab_file, tmp_path, capsys) -> None:
     pytest.importorskip("matplotlib")
     image = tmp_path / "machine.png"
@@ -115,6 +118,20 @@ def test_plot_and_progress(nab_file, tmp_path, capsys) -> None:
     assert "anomd: fitting ecod on 22,695 rows x 1 columns: 00:0" in err
     assert "scoring: 100%" in err and "22695/22695" in err
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--top", "0"], "--top must be at least 1, got 0"),
+    (["--top", "3", "--intervals"], "--top and --intervals do not combine"),
+    (["--model", "m", "--params", "{}"], "--params apply when fitting"),
+    (["--only-anomalies"], "already has column(s) row, which detect appends"),
+])
+def test_contradictory_options_are_one_line(tmp_path, capsys, argv, message) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("row,a\n" + "".join(f"{i},{i % 5}\n" for i in range(20)))
+    assert main(["detect", str(table), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(("argv", "absent"), [

@@ -144,7 +144,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from anomd.commands.detect_output import intervals, selected_rows
+    from anomd.commands.detect_output import ROW_COLUMN, intervals, selected_rows
     from anomd.commands.tabular_io import read_table, table_format, write_table
 
     if args.output:
@@ -157,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
     frame = read_table(args.file)
     if frame.height == 0:
         raise UsageError(f"{args.file} has no rows")
-    clashing = [c for c in RESULT_COLUMNS if c in frame.columns]
+    appended = RESULT_COLUMNS + ((ROW_COLUMN,) if args.only_anomalies or args.top else ())
+    clashing = [c for c in appended if c in frame.columns]
     if clashing:
         raise UsageError(
             f"{args.file} already has column(s) {', '.join(clashing)}, which detect appends; "
