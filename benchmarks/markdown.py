@@ -116,10 +116,26 @@ def overhead_section(result: dict[str, Any]) -> str:
         ["server stage (replayed in-process)", *[r["backend"] for r in rows]],
         [[s, *[fmt_ms(r["server_stages_ms"][s]) for r in rows]] for s in stage_names],
     )
-    return "\n".join([
+    parts = [
         f"Command: `{result['command'].strip()}`. Machine: {describe_machine(result['machine'])}.", "",
         f"`/score` of {rows[0]['rows']:,} × 16 rows, median ms:", "", main, "", stages,
-    ])
+    ]
+    if "http_arrow_ms" in rows[0]:
+        parts += ["", "The same rows as an Arrow body, same run (median ms):", "", markdown_table(
+            ["backend", "in-process (numpy)", "JSON", "Arrow body, JSON reply", "Arrow both ways",
+             "Arrow ÷ numpy", "Arrow both ÷ numpy", "request", "reply"],
+            [[r["backend"], fmt_ms(r["in_process_numpy_ms"]), fmt_ms(r["http_ms"]), fmt_ms(r["http_arrow_ms"]),
+              fmt_ms(r["http_arrow_reply_ms"]), f"{r['arrow_ratio_vs_numpy']:.2f}×",
+              f"{r['arrow_reply_ratio_vs_numpy']:.2f}×", f"{r['arrow_request_bytes'] / 1e6:.1f} MB",
+              f"{r['arrow_response_bytes'] / 1e6:.2f} MB"] for r in rows])]
+    clients = result.get("client") or []
+    if clients:
+        parts += ["", (f"`anomd.Client.score(frame)` of {clients[0]['rows']:,} × {clients[0]['features']} "
+                  "(Arrow both ways) against `AnomalyService.score(frame)`, median ms:"), "", markdown_table(
+                      ["backend", "in-process", "Client", "Client ÷ in-process", "client-side encode"],
+                      [[c["backend"], fmt_ms(c["in_process_ms"]), fmt_ms(c["client_ms"]), f"{c['ratio']:.2f}×",
+                        fmt_ms(c["client_encode_ms"])] for c in clients])]
+    return "\n".join(parts)
 
 
 def accuracy_section(result: dict[str, Any]) -> str:

@@ -83,6 +83,31 @@ def pyod_scores(model: FittedModel, X: np.ndarray) -> np.ndarray:
 # -- fidelity against PyOD --------------------------------------------------------------------
 
 
+def _fitting_cases() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    return {
+        "normal": rng.normal(size=(500, 6)),
+        "ties": rng.integers(0, 4, size=(300, 5)).astype(float),
+        "constant columns": np.column_stack([np.ones(100), rng.normal(size=100), np.zeros(100)]),
+        "skewed": skewed_tabular(400, 3),
+        "symmetric": np.tile(np.array([[-1.0, 0.0, 1.0]]).T, (50, 2)),
+        "two rows": rng.normal(size=(2, 3)),
+        "large offset": rng.normal(size=(2000, 8)) * 1e8 + 1e12,
+    }
+
+
+@pytest.mark.parametrize("backend", ECDF_BACKENDS)
+@pytest.mark.parametrize("case", ["normal", "ties", "constant columns", "skewed", "symmetric",
+                                  "two rows", "large offset"])
+def test_ecdf_fits_without_pyod_give_pyods_training_scores_exactly(host, backend, case) -> None:
+    """The threshold is a quantile of the training scores: anomd's own fit must reproduce
+    PyOD's ``decision_scores_`` bit for bit, ties, constant and symmetric columns included."""
+    X = _fitting_cases()[case]
+    fast, reference = fit_both(host, backend, X)
+    np.testing.assert_array_equal(fast.detector.training_scores_, reference.detector.estimator.decision_scores_)
+    assert fast.info.raw_threshold == reference.info.raw_threshold
+
+
 def skewed_tabular(n: int, seed: int) -> np.ndarray:
     """Columns whose skewness sign no batch of new rows can flip."""
     rng = np.random.default_rng(seed)

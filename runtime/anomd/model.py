@@ -16,8 +16,9 @@ import msgspec
 import numpy as np
 
 from anomd.detectors import Detector, DetectorSpec
-from anomd.encoding import Row, RowEncoder, encode_rows, fit_rows
+from anomd.encoding import RowEncoder, encode_rows
 from anomd.errors import InvalidInput
+from anomd.inputs import TIMESTAMP_FIELD, model_matrix, prepare, training_matrix
 from anomd.normalization import NORMALIZATIONS, ScoreScaler, agree_with_flags, finite_scores
 from anomd.versions import library_versions
 
@@ -109,8 +110,9 @@ class FittedModel:
             return self.info.threshold
         return self.scaler.transform_one(self.info.raw_threshold, normalization)
 
-    def matrix(self, rows: Sequence[Row] | np.ndarray) -> np.ndarray:
-        return encode_rows(rows, self.encoder, self.info.input_dim)
+    def matrix(self, rows: Any) -> np.ndarray:
+        """Any supported input (see :mod:`anomd.inputs`) as the matrix this model scores."""
+        return model_matrix(prepare(rows), self.encoder, self.info.input_dim)
 
     def score_matrix(
         self, X: np.ndarray, threshold: float | None = None, normalization: str | None = None
@@ -135,7 +137,7 @@ class FittedModel:
 
     def score(
         self,
-        rows: Sequence[Row] | np.ndarray,
+        rows: Any,
         threshold: float | None = None,
         normalization: str | None = None,
     ) -> Scores:
@@ -171,7 +173,7 @@ def check_contamination(value: float) -> float:
 
 def train(
     spec: DetectorSpec,
-    rows: Sequence[Row] | np.ndarray,
+    rows: Any,
     *,
     name: str,
     contamination: float = 0.1,
@@ -185,6 +187,9 @@ def train(
     max_width: int | None = None,
 ) -> FittedModel:
     """Fits ``spec``'s detector on ``rows`` and learns the threshold from ``contamination``.
+
+    ``rows`` is anything :func:`anomd.inputs.prepare` takes; a table's column names become the
+    model's feature names, and later tables are scored by those names.
 
     ``encoder`` names the columns of a matrix the caller encoded itself from a table (dataset
     jobs build the matrix from Parquet columns directly, far faster than via dict rows); the
@@ -200,7 +205,8 @@ def train(
     normalization = check_normalization(normalization)
     parsed = spec.parse_params(dict(params or {}))
     if encoder is None:
-        X, encoder = fit_rows(rows, schema, time_field, max_width)
+        X, encoder = training_matrix(prepare(rows, schema=schema, time_field=time_field or TIMESTAMP_FIELD),
+                                     schema, time_field, max_width)
     else:
         X = encode_rows(rows, None, len(encoder.features))
     needed = spec.min_samples(parsed)

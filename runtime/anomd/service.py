@@ -8,20 +8,20 @@ CPU-bound calls on worker threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import numpy as np
 
 from anomd.artifacts import ArtifactCodec
 from anomd.backend_catalog import BackendRow, backend_rows, params_for, resolve_backend
 from anomd.detectors import DetectorSpec
-from anomd.encoding import Row
 from anomd.errors import AnomdError, Conflict, InvalidInput, NotFound, TooLarge
+from anomd.estimator import Detector
+from anomd.inputs import Prepared, prepare
 from anomd.metrics import ServiceMetrics
-from anomd.model import FittedModel, ModelDetails, Scores, train
+from anomd.model import FittedModel, ModelDetails, Scores
 from anomd.model_locks import ModelLocks
 from anomd.model_store import ModelRow, ModelStore
 from anomd.names import check_filename, check_name, check_new_name, model_filename
@@ -86,24 +86,28 @@ class AnomalyService:
     def _params(self, backend: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return params_for(self.settings, backend, params)
 
-    def check_rows(self, data: Sequence[Row] | np.ndarray) -> None:
-        """Refuses empty data and data over the configured row and column limits."""
-        if data is None or len(data) == 0:
-            raise InvalidInput("data is empty; send at least one row")
-        if len(data) > self.settings.max_rows:
-            raise TooLarge(f"{len(data)} rows is over this server's limit of {self.settings.max_rows}")
-        first = data[0]
-        width = first.shape[-1] if isinstance(first, np.ndarray) and first.ndim else (
-            len(first) if isinstance(first, (Sequence, Mapping)) else 1)
+    def check_rows(
+        self, data: Any, schema: Mapping[str, str] | None = None, time_field: str | None = None
+    ) -> Prepared:
+        """Refuses empty data and data over the configured row and column limits.
+
+        Returns:
+            The data made uniform (:func:`anomd.inputs.prepare`), to be used from here on.
+        """
+        prepared = prepare(data, schema=schema, time_field=time_field or self.settings.timestamp_field)
+        if len(prepared) > self.settings.max_rows:
+            raise TooLarge(f"{len(prepared)} rows is over this server's limit of {self.settings.max_rows}")
+        width = prepared.width
         if width > self.settings.max_columns:
             raise TooLarge(f"rows of {width} columns are over this server's limit of "
                            f"{self.settings.max_columns} columns")
+        return prepared
 
     # -- batch ------------------------------------------------------------------------------
 
     def fit(
         self,
-        data: Sequence[Row] | np.ndarray,
+        data: Any,
         *,
         model: str = "default",
         backend: str | None = None,
@@ -117,17 +121,17 @@ class AnomalyService:
         """Fits a detector and persists it at once as ``<model>_<backend>.joblib``."""
         spec = self.detector(backend)
         filename = model_filename(check_new_name(model, self.settings.max_name_length), spec.id)
-        self.check_rows(data)
+        data = self.check_rows(data, schema)
         if not overwrite and self.models.exists(filename):
             raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
         started = time.perf_counter()
         try:
-            fitted = train(
-                spec, data, name=model, contamination=contamination, normalization=normalization,
-                params=self._params(spec.id, params), schema=schema, description=description,
+            fitted = self._detector(spec, contamination, normalization, params, schema).fit(
+                data, name=model, description=description,
                 plugin=self.plugins.detectors.entry(spec.id).plugin,  # type: ignore[union-attr]
-                time_field=self.settings.timestamp_field, max_width=self.settings.max_columns,
-            )
+                timestamp_field=self.settings.timestamp_field, max_width=self.settings.max_columns,
+            ).model_
+            assert fitted is not None
             # Training runs unlocked (fits of one model may overlap); the write is serialised
             # with other saves and deletes of the model, so "last write wins" is well defined.
             with self.locks.writing(filename):
@@ -143,8 +147,14 @@ class AnomalyService:
         return FitOutcome(fitted, filename, self.models.location(filename), manifest.content_hash)
 
     def get_model(self, model: str = "default", backend: str | None = None) -> tuple[FittedModel, str]:
-        backend = self.settings.default_backend if backend is None else backend
-        if backend not in self.plugins.detectors:
+        """The stored model ``model`` fitted with ``backend``.
+
+        Without ``backend``, the model is found by name: the one stored model of that name
+        whatever its backend; with two or more, a 409 lists them (name the backend then).
+        """
+        if backend is None:
+            backend = self.backend_of(model)
+        elif backend not in self.plugins.detectors:
             self.detector(backend)  # raises the clear unknown-backend error
         filename = model_filename(check_name(model), backend)
         try:
@@ -154,9 +164,27 @@ class AnomalyService:
                 f"model {model!r} with backend {backend!r} not found ({filename}); fit it first"
             ) from None
 
+    def backend_of(self, model: str) -> str:
+        """The backend of the one stored model called ``model``.
+
+        Raises:
+            NotFound: No stored model has that name.
+            Conflict: Several do (one per backend); the message lists them.
+        """
+        found = self.models.named(check_name(model))
+        if not found:
+            raise NotFound(f"no stored model is named {model!r}; fit it first (or check the name)")
+        if len(found) > 1:
+            listed = ", ".join(f"{filename} (backend {b!r})" for filename, b in found)
+            raise Conflict(
+                f"{len(found)} stored models are named {model!r}: {listed}; name the backend "
+                "to choose one"
+            )
+        return found[0][1]
+
     def score(
         self,
-        data: Sequence[Row] | np.ndarray,
+        data: Any,
         *,
         model: str = "default",
         backend: str | None = None,
@@ -164,15 +192,15 @@ class AnomalyService:
         normalization: str | None = None,
     ) -> tuple[FittedModel, Scores]:
         """Scores rows with a stored model (no prior load needed)."""
-        self.check_rows(data)
+        data = self.check_rows(data)
         fitted, _ = self.get_model(model, backend)
-        scores = fitted.score(data, threshold=threshold, normalization=normalization)
+        scores = Detector.from_model(fitted).scores(data, threshold=threshold, normalization=normalization)
         self.metrics.scored_rows.inc(fitted.info.backend, by=len(data))
         return fitted, scores
 
     def detect(
         self,
-        data: Sequence[Row] | np.ndarray,
+        data: Any,
         *,
         backend: str | None = None,
         contamination: float | None = None,
@@ -194,14 +222,14 @@ class AnomalyService:
         Raises:
             InvalidInput: Bad rows or settings, or ``series=True`` without timestamps.
         """
-        self.check_rows(data)
         time_field = timestamp_field or self.settings.timestamp_field
-        if series is not False and is_series(data, time_field):
+        data = self.check_rows(data, schema, time_field)
+        if series is not False and is_series(data.data, time_field):
             if normalization != "standardization":
                 raise InvalidInput("normalization does not apply to a series: its score is calibrated "
                                    "(send series: false to score the rows as a table)")
             result = detect_series(
-                data, time_field=time_field, backend=backend, contamination=contamination,  # type: ignore[arg-type]
+                data.data, time_field=time_field, backend=backend, contamination=contamination,  # type: ignore[arg-type]
                 threshold=threshold, params=params, plugins=self.plugins, settings=self.settings,
             )
             self.metrics.detected_rows.inc(result.stats.backend, by=len(data))
@@ -210,14 +238,20 @@ class AnomalyService:
             raise InvalidInput(f"series is true but the rows carry no {time_field!r}; send each row's "
                                "time under that key (or set timestamp_field)")
         spec = self.detector(backend)
-        fitted = train(
-            spec, data, name="detect", contamination=0.1 if contamination is None else contamination,
-            normalization=normalization, params=self._params(spec.id, params), schema=schema,
-            time_field=time_field, max_width=self.settings.max_columns,
-        )
-        scores = fitted.score(data, threshold=threshold)
+        detector = self._detector(spec, 0.1 if contamination is None else contamination, normalization,
+                                  params, schema).fit(data, name="detect", timestamp_field=time_field,
+                                                      max_width=self.settings.max_columns)
+        scores = detector.scores(data, threshold=threshold)
         self.metrics.detected_rows.inc(spec.id, by=len(data))
-        return fitted, scores
+        return detector.model_, scores  # type: ignore[return-value]
+
+    def _detector(
+        self, spec: DetectorSpec, contamination: float, normalization: str,
+        params: Mapping[str, Any] | None, schema: Mapping[str, str] | None,
+    ) -> Detector:
+        """An unfitted in-memory detector with this server's default parameters applied."""
+        return Detector(spec, contamination=contamination, normalization=normalization,
+                        schema=schema, params=self._params(spec.id, params))
 
     # -- model management -------------------------------------------------------------------
 

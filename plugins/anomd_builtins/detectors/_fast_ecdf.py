@@ -5,6 +5,10 @@ detector keeps only a :class:`~._ecdf_sketch.ECDFSketch` and the sign of each co
 training skewness, and drops the PyOD estimator, which holds the training matrix and four
 more matrices of the same size. Scoring costs O(d log k) per row whatever the training size.
 
+With ``fast_scoring`` (the default) PyOD is not used at all: the training scores it would
+compute are computed the same way by ``_ecdf_training``, so fitting imports neither PyOD nor
+scikit-learn. With it off, PyOD fits and scores (the reference).
+
 Semantics: PyOD's ``decision_function`` ranks the new rows *together with* the training rows
 and with each other, so a row's score depends on the other rows of its batch. Here each value
 is ranked against the training rows alone. A value not present in the training column is
@@ -38,6 +42,7 @@ import numpy as np
 from ._appended_skew import AppendedSkew
 from ._ecdf_row import MAX_FEATURES, ECDFRowScorer
 from ._ecdf_sketch import ECDFSketch
+from ._ecdf_training import training_scores
 from ._pyod import PyODDetector
 from ._range_tails import Tail
 
@@ -58,11 +63,11 @@ def combine_tails(left: np.ndarray, right: np.ndarray, signs: np.ndarray, rule: 
 
 
 class ECDFTailDetector(PyODDetector):
-    """ECOD or COPOD: fitted by PyOD, scored from a sketch unless ``fast_scoring`` is off.
+    """ECOD or COPOD scored from a sketch; with ``fast_scoring`` off, PyOD fits and scores.
 
     Args:
-        estimator: An unfitted PyOD ``ECOD`` or ``COPOD``.
-        rule: Which combination rule ``estimator`` implements.
+        estimator: An unfitted PyOD ``ECOD`` or ``COPOD``; None with ``fast_scoring``.
+        rule: Which combination rule applies (``estimator``'s).
         fast_scoring: False keeps PyOD's estimator and its scoring path (the reference).
         tail: ``"extrapolated"`` adds the tail's nats beyond the training range; ``"capped"``
             keeps PyOD's scores there.
@@ -76,13 +81,15 @@ class ECDFTailDetector(PyODDetector):
         self.rule = rule
         self.fast_scoring = fast_scoring
 
-    def fit(self, X: np.ndarray) -> ECDFTailDetector:
-        super().fit(X)
-        if self.fast_scoring:
-            self.sketch_ = ECDFSketch(X)
-            self.skew_ = AppendedSkew(X)
-            self.estimator = None  # holds the training matrix; the sketch replaces it
-        return self
+    def fit_estimator(self, X: np.ndarray) -> None:
+        if not self.fast_scoring:
+            super().fit_estimator(X)
+            return
+        X = np.asarray(X, dtype=np.float64)
+        self.training_scores_ = training_scores(X, self.rule)
+        self.sketch_ = ECDFSketch(X)
+        self.skew_ = AppendedSkew(X)
+        self.estimator = None  # PyOD's would hold the training matrix; the sketch replaces it
 
     def capped_score(self, X: np.ndarray) -> np.ndarray:
         if not self.fast_scoring:

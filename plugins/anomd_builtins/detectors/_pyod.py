@@ -43,11 +43,15 @@ class PyODDetector:
         self.tail = tail
 
     def fit(self, X: np.ndarray) -> PyODDetector:
-        self.estimator.fit(X)
-        self.training_scores_ = np.asarray(self.estimator.decision_scores_, dtype=np.float64)
+        self.fit_estimator(X)
         if self.tail == "extrapolated":
             self.beyond_ = BeyondRange(RangeTails(X), self._score_per_nat(X), self.clip_beyond_range)
         return self
+
+    def fit_estimator(self, X: np.ndarray) -> None:
+        """Fits the scoring model itself (without the tail) and sets ``training_scores_``."""
+        self.estimator.fit(X)
+        self.training_scores_ = np.asarray(self.estimator.decision_scores_, dtype=np.float64)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         beyond = self.beyond_

@@ -49,12 +49,15 @@ def _points(scores: Scores, rows: np.ndarray, explanations: dict[int, dict[str, 
 
 
 def score_response(
-    model: FittedModel, scores: Scores, explanations: dict[int, dict[str, float]], warnings: list[str]
+    model: FittedModel, scores: Scores, explanations: dict[int, dict[str, float]], warnings: list[str],
+    *, points: bool = True,
 ) -> ScoreResponse:
+    """The ``/score`` reply; ``points=False`` leaves ``data`` empty (an Arrow reply carries the
+    rows as a table and only the rest in a header)."""
     n = int(scores.raw.shape[0])
     count = int(scores.is_anomaly.sum())
     return ScoreResponse(
-        data=_points(scores, np.arange(n), explanations),
+        data=_points(scores, np.arange(n), explanations) if points else [],
         total_count=n,
         model=model.info.name,
         backend=model.info.backend,
@@ -66,11 +69,13 @@ def score_response(
     )
 
 
-def detect_response(model: FittedModel, scores: Scores, warnings: list[str]) -> DetectResponse:
+def detect_response(
+    model: FittedModel, scores: Scores, warnings: list[str], *, points: bool = True
+) -> DetectResponse:
     n = int(scores.raw.shape[0])
     anomalous = np.flatnonzero(scores.is_anomaly)
     return DetectResponse(
-        data=_points(scores, anomalous, {}),
+        data=_points(scores, anomalous, {}) if points else [],
         total_count=int(anomalous.size),
         model=model.info.name,
         backend=model.info.backend,
@@ -84,12 +89,12 @@ def detect_response(model: FittedModel, scores: Scores, warnings: list[str]) -> 
     )
 
 
-def series_detect_response(result: SeriesResult, warnings: list[str]) -> DetectResponse:
+def series_detect_response(result: SeriesResult, warnings: list[str], *, points: bool = True) -> DetectResponse:
     """A series' flagged rows, with their times; the summary says how the series was scored."""
     scores, stats = result.scores, result.stats
     n = int(scores.raw.shape[0])
     anomalous = np.flatnonzero(scores.is_anomaly)
-    points = _points(scores, anomalous, {})
+    points = _points(scores, anomalous, {}) if points else []
     for point in points:
         point.timestamp = iso(float(result.times[point.index]))
     seasonal = [t for t in stats.transforms if t.get("transform") == "seasonal"]

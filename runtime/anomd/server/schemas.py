@@ -47,6 +47,12 @@ Backend = Annotated[
     str | None,
     msgspec.Meta(description="Detector id (see GET /backends); default: the server's default_backend (ecod)."),
 ]
+#: The backend of a stored model: found by the model's name when left out.
+StoredBackend = Annotated[
+    str | None,
+    msgspec.Meta(description=("Detector id of the stored model; may be left out when only one stored "
+                              "model has this name (two or more: 409).")),
+]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
 
@@ -101,7 +107,7 @@ class DetectRequest(FitRequest, kw_only=True):
 class ScoreRequest(msgspec.Struct, kw_only=True):
     data: Data
     model: ModelName = "default"
-    backend: Backend = None
+    backend: StoredBackend = None
     threshold: Annotated[
         float | None,
         msgspec.Meta(description="Override of the model's threshold, on the `score` scale (0.0 is valid)."),
@@ -116,7 +122,7 @@ class ScoreRequest(msgspec.Struct, kw_only=True):
 
 class LoadRequest(msgspec.Struct, kw_only=True):
     model: ModelName = "default"
-    backend: Backend = None
+    backend: StoredBackend = None
 
 
 class FitResponse(msgspec.Struct, kw_only=True):
