@@ -30,6 +30,7 @@ from anomd.server.probes import ProbesController
 from anomd.server.state import AppState
 from anomd.server.streaming import StreamController, build_stream_manager, stream_lifespan
 from anomd.server.system import SystemController
+from anomd.server.timeseries import TimeseriesController
 from anomd.server.warmup import warm_up
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
@@ -42,7 +43,7 @@ from anomd.versions import anomd_version
 
 ROUTE_HANDLERS: list = [
     BatchController, ModelsController, SystemController, ProbesController, StreamController,
-    JobsController,
+    JobsController, TimeseriesController,
 ]
 
 

@@ -24,10 +24,10 @@ Sensitivity = Annotated[int, msgspec.Meta(
     ge=0, le=99, description="0-99: higher means narrower margins and more anomalies.")]
 MaxAnomalyRatio = Annotated[float, msgspec.Meta(
     gt=0, le=0.5, description="Most points that may be flagged, as a share of the series.")]
-Period = Annotated[int | None, msgspec.Meta(
-    ge=0, description="Period in points; 0 for none; omitted: detected from the series.")]
-CustomInterval = Annotated[int | None, msgspec.Meta(
-    ge=1, description="Units of granularity per point, e.g. 5 with 'minutely' for 5-minute data.")]
+Period = Annotated[Annotated[int, msgspec.Meta(ge=0)] | None, msgspec.Meta(
+    description="Period in points; 0 for none; omitted: detected from the series.")]
+CustomInterval = Annotated[Annotated[int, msgspec.Meta(ge=1)] | None, msgspec.Meta(
+    description="Units of granularity per point, e.g. 5 with 'minutely' for 5-minute data.")]
 GranularityField = Annotated[Granularity, msgspec.Meta(
     description="Spacing of the points; 'auto' infers it from the timestamps, 'none' takes them as evenly spaced.")]
 ImputeModeField = Annotated[ImputeMode, msgspec.Meta(
