@@ -126,7 +126,8 @@ def impute(slots: np.ndarray, values: np.ndarray, size: int, mode: ImputeMode, f
 
 
 def infer_granularity(steps: np.ndarray) -> tuple[str, int]:
-    """The granularity and interval of the typical spacing (the median step)."""
+    """The granularity and interval of the typical spacing (the median step): the largest unit
+    that the step is a whole number of (within a tenth of a unit)."""
     step = float(np.median(steps))
     days = step / 86_400.0
     for unit, lo, hi in (("yearly", 360, 370), ("monthly", 27.5, 31.5)):
@@ -135,7 +136,7 @@ def infer_granularity(steps: np.ndarray) -> tuple[str, int]:
     for unit in ("weekly", "daily", "hourly", "minutely", "secondly"):
         size = SECONDS[unit]
         count = step / size
-        if count >= 1 and abs(count - round(count)) < 1e-6 * max(count, 1.0):
+        if count >= 1 and abs(count - round(count)) <= 0.1:  # jittered clocks still name their unit
             return unit, int(round(count))
     return "microsecond", max(1, int(round(step * 1e6)))
 
