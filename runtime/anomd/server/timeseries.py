@@ -17,7 +17,11 @@ from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body
 from anomd.server.state import AppStateDep
 from anomd.timeseries.changepoint import detect_change_points
-from anomd.timeseries.multivariate import MultivariateOptions, MultivariateResult, detect_multivariate
+from anomd.timeseries.multivariate import (
+    MultivariateOptions,
+    MultivariateResult,
+    detect_multivariate,
+)
 from anomd.timeseries.options import ChangePointOptions, DetectOptions
 from anomd.timeseries.univariate import EntireResult, LastResult, detect_entire, detect_last
 

@@ -5,7 +5,9 @@ must not shift every later one by a slot. The step is the ``granularity`` (times
 ``custom_interval``) when the caller gives one, else inferred as the median spacing of the
 timestamps. Each point takes the nearest slot, so jittered timestamps still line up; two points
 in one slot, or timestamps out of order, are refused rather than guessed at. Empty slots are
-filled as ``impute_mode`` says; ``notFill`` keeps the points as given, evenly spaced.
+filled as ``impute_mode`` says; ``notFill`` keeps the points as given, evenly spaced. An
+inferred granularity under which most slots would be empty (timestamps without a regular
+clock) is dropped for ``none``: the points are taken as evenly spaced, as Azure's default did.
 """
 
 from __future__ import annotations
@@ -84,15 +86,18 @@ def build_grid(
         raise SeriesInputError("series", f"point {i}'s timestamp {what} the one before it; send the points "
                                          "in ascending time order, one per timestamp")
     interval = custom_interval or 1
-    if granularity == "auto":
+    inferred = granularity == "auto"
+    if inferred:
         granularity, interval = infer_granularity(steps)
-    slots = _slots(times, granularity, interval)
-    if (np.diff(slots) <= 0).any():
-        i = int(np.argmax(np.diff(slots) <= 0)) + 1
-        raise SeriesInputError("series", f"points {i - 1} and {i} fall in the same {granularity} slot "
-                                         f"(custom_interval {interval}); check the granularity")
+    nearest = _slots(times, granularity, interval)
+    # A point whose nearest slot is taken (a late point followed by an early one) takes the
+    # next free slot: s[i] = max(nearest[i], s[i-1] + 1), computed in one pass.
+    order = np.arange(n)
+    slots = np.maximum.accumulate(nearest - order) + order
     size = int(slots[-1]) + 1
     if size > max_slots or size - n > MAX_MISSING_SHARE * size:
+        if inferred:  # no regular clock behind these timestamps: take the points as they come
+            return Grid(values, np.arange(n), "none", 1, 0)
         raise SeriesInputError(
             "series", f"the timestamps span {size} {granularity} slots (custom_interval {interval}) for {n} "
                       f"points; at most {int(MAX_MISSING_SHARE * 100)}% may be missing and at most {max_slots} "
@@ -137,8 +142,8 @@ def infer_granularity(steps: np.ndarray) -> tuple[str, int]:
         size = SECONDS[unit]
         count = step / size
         if count >= 1 and abs(count - round(count)) <= 0.1:  # jittered clocks still name their unit
-            return unit, int(round(count))
-    return "microsecond", max(1, int(round(step * 1e6)))
+            return unit, round(count)
+    return "microsecond", max(1, round(step * 1e6))
 
 
 def _slots(times: np.ndarray, granularity: str, interval: int) -> np.ndarray:

@@ -59,15 +59,18 @@ def leading_median(values: np.ndarray, window: int) -> np.ndarray:
 def robust_scale(residuals: np.ndarray) -> float:
     """A spread of ``residuals`` that a few anomalies cannot inflate.
 
-    The MAD (scaled to a normal's standard deviation), floored by a tenth of the mean absolute
-    deviation: a series of repeated values (counts, quantised sensors) has a MAD of zero while
-    it still varies, and a scale of zero would call every change infinitely anomalous.
+    The larger of the MAD and the mean absolute deviation of the central 98 % (each scaled to a
+    normal's standard deviation, so both are σ for normal noise). The MAD alone fails on
+    quantised or mostly-flat series (counts, CPU percentages), where most residuals are exactly
+    zero: its zero spread would call every ordinary change anomalous. The trimmed mean absolute
+    deviation sees those changes, and the 1 % largest residuals on either side, where the
+    anomalies are, do not enter it.
     """
     r = np.asarray(residuals, dtype=np.float64)
     if r.size == 0:
         return 1.0
-    center = float(np.median(r))
-    deviation = np.abs(r - center)
+    deviation = np.abs(r - np.median(r))
     mad = 1.4826 * float(np.median(deviation))
-    mean_abs = float(np.mean(deviation))
-    return max(mad, 0.1 * mean_abs, 1e-9)
+    central = deviation[deviation <= np.quantile(deviation, 0.98)]
+    mean_abs = 1.2533 * float(central.mean()) if central.size else 0.0
+    return max(mad, mean_abs, 1e-9)
