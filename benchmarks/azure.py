@@ -173,6 +173,53 @@ def speed(rounds: int) -> dict[str, Any]:
     return out
 
 
+#: The NAB series of the worked example in docs/migrating-from-azure.md.
+EXAMPLE_SERIES = "realKnownCause/nyc_taxi.csv"
+
+
+def plot_example(path: str) -> dict[str, Any]:
+    """Draws value, expected value, margins and anomalies of :data:`EXAMPLE_SERIES` (``entire``
+    with default options) to ``path``: the whole series, and the weeks around Thanksgiving."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from anomd.timeseries.options import DetectOptions
+    from anomd.timeseries.univariate import detect_entire
+
+    name, timestamps, values, windows = next(s for s in load_series() if s[0] == EXAMPLE_SERIES)
+    result = detect_entire(DetectOptions(series=nab_points(timestamps, values)), max_points=values.size)
+    expected = np.array(result.expected_values)
+    upper = expected + np.array(result.upper_margins)
+    lower = expected - np.array(result.lower_margins)
+    flags = np.array(result.is_anomaly)
+    times = timestamps.astype("datetime64[m]").astype(object)
+    fig, axes = plt.subplots(2, 1, figsize=(11, 7), constrained_layout=True)
+    zoom = (timestamps >= np.datetime64("2014-11-17")) & (timestamps < np.datetime64("2014-12-08"))
+    for ax, part, title in ((axes[0], slice(None), f"NAB {name}: whole series ({values.size:,} points, 30 min)"),
+                            (axes[1], np.flatnonzero(zoom), "three weeks around Thanksgiving 2014")):
+        t = np.asarray(times, dtype=object)[part]
+        ax.fill_between(t, lower[part], upper[part], color="tab:blue", alpha=0.18, label="margins (sensitivity 95)")
+        ax.plot(t, values[part], color="black", lw=0.6, label="value")
+        ax.plot(t, expected[part], color="tab:blue", lw=0.8, label="expected value")
+        hits = np.flatnonzero(flags[part])
+        ax.scatter(t[hits], values[part][hits], color="tab:red", s=14, zorder=3, label="is_anomaly")
+        for left, right in windows:
+            ax.axvspan(times[left], times[right], color="tab:orange", alpha=0.12)
+        if ax is axes[0]:
+            ax.axvspan(times[0], times[0], color="tab:orange", alpha=0.12, label="NAB labelled window")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("taxi passengers / 30 min")
+    axes[0].legend(loc="upper left", fontsize=8, ncol=5)
+    axes[1].set_xlim(times[np.flatnonzero(zoom)[0]], times[np.flatnonzero(zoom)[-1]])
+    fig.savefig(path, dpi=110)
+    found = sum(bool(flags[a : b + 1].any()) for a, b in windows)
+    return {"series": name, "period": result.period, "granularity": result.granularity,
+            "custom_interval": result.custom_interval, "points": int(values.size), "flagged": int(flags.sum()),
+            "windows": len(windows), "windows_found": found}
+
+
 def _verdict(ours: float, reference: float) -> str:
     if reference == 0.0 and ours < 1e-9:
         return "equal (both exact)"
@@ -185,6 +232,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-nab", action="store_true")
     parser.add_argument("--sensitivity", type=int, default=95)
+    parser.add_argument("--plot", metavar="PNG", help="also draw the worked example of docs/migrating-from-azure.md")
     args = parser.parse_args(argv)
     machine = machine_info()
     print(f"machine: {describe_machine(machine)}")
@@ -211,6 +259,9 @@ def main(argv: list[str]) -> int:
                 for label, ms in sp["http_ms"].items()]
         print_table("8,640 points: median time per request (ms)", ["request", "HTTP", "in-process"], rows,
                     note="targets: entire <= 150 ms, last <= 30 ms (HTTP)")
+    if args.plot:
+        results["example"] = plot_example(args.plot)
+        print(f"worked example: {results['example']}; drawn to {args.plot}")
     path = write_json("azure", results, machine)
     print(f"\nsaved {path}")
     return 0

@@ -7,7 +7,7 @@ worker thread, reshape its column-wise result into one object per point. Bad inp
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, post
@@ -28,24 +28,28 @@ from anomd.timeseries.univariate import EntireResult, LastResult, detect_entire,
 _TOO_LARGE = (413, "The body is over this server's limit (series_max_points is a 422 naming the field).")
 
 
+def _doc(kind: Any, text: str) -> Any:
+    return Annotated[kind, msgspec.Meta(description=text)]
+
+
 class SeriesPointResult(msgspec.Struct, kw_only=True):
-    index: int
-    expected_value: float
-    upper_margin: float
-    lower_margin: float
+    index: _doc(int, "Position of the point in the request's series.")
+    expected_value: _doc(float, "What the model expected: local level plus the seasonal profile at this phase.")
+    upper_margin: _doc(float, "The point is a positive anomaly above expected_value + upper_margin.")
+    lower_margin: _doc(float, "The point is a negative anomaly below expected_value - lower_margin.")
     is_anomaly: bool
-    is_positive_anomaly: bool
-    is_negative_anomaly: bool
-    severity: float
+    is_positive_anomaly: _doc(bool, "An anomaly above the upper margin.")
+    is_negative_anomaly: _doc(bool, "An anomaly below the lower margin.")
+    severity: _doc(float, "0 within the margins; else in (0, 1], growing with the distance from expected_value.")
 
 
 class EntireResponse(msgspec.Struct, kw_only=True):
     object: str = "series_detection"
-    period: int
-    granularity: str
-    custom_interval: int
+    period: _doc(int, "Period used, in points (0: none), as sent or detected.")
+    granularity: _doc(str, "Granularity used (inferred with 'auto'; 'none' when the timestamps have no regular clock).")
+    custom_interval: _doc(int, "Units of granularity per point used.")
     sensitivity: int
-    imputed_points: int
+    imputed_points: _doc(int, "Missing points filled for the model (they get no result of their own).")
     anomaly_count: int
     points: list[SeriesPointResult]
 
@@ -53,7 +57,7 @@ class EntireResponse(msgspec.Struct, kw_only=True):
 class ChangePointResult(msgspec.Struct, kw_only=True):
     index: int
     is_change_point: bool
-    confidence_score: float
+    confidence_score: _doc(float, "0-1: one minus the chance that noise alone shows such a change anywhere in the series.")
 
 
 class ChangePointResponse(msgspec.Struct, kw_only=True):
@@ -61,7 +65,7 @@ class ChangePointResponse(msgspec.Struct, kw_only=True):
     period: int
     granularity: str
     custom_interval: int
-    change_points: list[int]
+    change_points: _doc(list[int], "Indexes of the change points.")
     points: list[ChangePointResult]
 
 

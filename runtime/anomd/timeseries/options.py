@@ -59,7 +59,8 @@ class DetectOptions(GridOptions, kw_only=True):
     sensitivity: Sensitivity = 95
     max_anomaly_ratio: MaxAnomalyRatio = 0.25
     impute_mode: ImputeModeField = "auto"
-    impute_fixed_value: float | None = None
+    impute_fixed_value: Annotated[float | None, msgspec.Meta(
+        description="The value missing points take with impute_mode 'fixed'.")] = None
 
 
 class ChangePointOptions(GridOptions, kw_only=True):
