@@ -190,6 +190,8 @@ def test_several_series_find_a_broken_relationship_and_who_broke_it() -> None:
     result = detect_multivariate(options, LIMIT)
     hits = [p for p in result.points if p.is_anomaly]
     assert [p.index for p in hits] == [300, 600]
+    with pytest.raises(SeriesInputError, match="at least one"):
+        detect_multivariate(MultivariateOptions(variables=[]), LIMIT)
     assert hits[0].contributions[0].variable == "c" and hits[0].contributions[0].contribution_score > 0.9
     assert hits[1].contributions[0].variable in ("a", "b")
     assert {c.variable for c in hits[1].contributions[:2]} == {"a", "b"}
@@ -200,6 +202,7 @@ def test_several_series_find_a_broken_relationship_and_who_broke_it() -> None:
 @pytest.mark.parametrize(("values", "times", "field", "words"), [
     (np.ones(11), None, "series", "at least 12"),
     (np.r_[np.ones(20), np.inf], None, "series", "finite"),
+    (np.r_[np.ones(20), 1e200], None, "series", "rescale"),
     (np.ones(20), START + STEP * np.r_[0:10, 9:19], "series", "repeats"),
     (np.ones(20), START + STEP * np.r_[0:10, 20:30][::-1], "series", "earlier"),
 ])

@@ -100,7 +100,8 @@ def detect_multivariate(options: MultivariateOptions, max_points: int) -> Multiv
     names, residuals, periods, grid = _residuals(options, max_points)
     n, m = residuals.shape
     clipped = np.clip(residuals, -CLIP, CLIP)
-    corr = np.corrcoef(clipped, rowvar=False) if m > 1 else np.ones((1, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant variable: no correlation (0)
+        corr = np.corrcoef(clipped, rowvar=False) if m > 1 else np.ones((1, 1))
     corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
     np.fill_diagonal(corr, 1.0 + RIDGE)
     solved = np.linalg.solve(corr, residuals.T).T
@@ -130,6 +131,8 @@ def detect_multivariate(options: MultivariateOptions, max_points: int) -> Multiv
 
 def _residuals(options: MultivariateOptions, max_points: int):
     variables = options.variables
+    if not variables:
+        raise SeriesInputError("variables", "is empty; send at least one variable")
     if len(variables) > MAX_VARIABLES:
         raise SeriesInputError("variables", f"{len(variables)} variables; at most {MAX_VARIABLES} per request")
     names = [v.name for v in variables]

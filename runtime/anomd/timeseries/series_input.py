@@ -14,6 +14,10 @@ from anomd.timeseries.options import MIN_POINTS, GridOptions, SeriesPoint
 from anomd.timeseries.timestamps import parse
 
 
+#: Largest value magnitude accepted: sums of squares of the series must stay finite.
+MAX_MAGNITUDE = 1e100
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedSeries:
     """A checked series on its grid with the period to use.
@@ -46,6 +50,11 @@ def read_values(points: list[SeriesPoint], max_points: int) -> np.ndarray:
     if bad.any():
         i = int(np.argmax(bad))
         raise SeriesInputError("series", f"point {i}'s value is not a finite number ({values[i]})")
+    huge = np.abs(values) > MAX_MAGNITUDE
+    if huge.any():
+        i = int(np.argmax(huge))
+        raise SeriesInputError("series", f"point {i}'s value {values[i]:g} is beyond ±{MAX_MAGNITUDE:g}; "
+                                         "rescale the series (its squares must stay finite)")
     return values
 
 
