@@ -9,7 +9,6 @@ group (``benchmarks/azure.py`` prints the figures).
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.azure import nab_accuracy
 
 

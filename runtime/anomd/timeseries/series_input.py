@@ -13,7 +13,6 @@ from anomd.timeseries.grid import Grid, build_grid
 from anomd.timeseries.options import MIN_POINTS, GridOptions, SeriesPoint
 from anomd.timeseries.timestamps import parse
 
-
 #: Largest value magnitude accepted: sums of squares of the series must stay finite.
 MAX_MAGNITUDE = 1e100
 
