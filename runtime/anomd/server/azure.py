@@ -50,22 +50,24 @@ class _MissingSeries(SeriesInputError):
     """No ``series`` at all: Azure's ``RequiredSeries`` rather than ``InvalidSeries``."""
 
 
-class AzureDetectRequest(msgspec.Struct, kw_only=True, rename="camel"):
+class AzureSeriesRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    """What every Azure operation sends. Each field is optional to the decoder, so that a missing
+    or unknown one gets Azure's code for it rather than a generic decoding error."""
+
     series: list[SeriesPoint] | None = None
     granularity: str | None = None
     custom_interval: int | None = None
     period: int | None = None
+
+
+class AzureDetectRequest(AzureSeriesRequest, kw_only=True, rename="camel"):
     max_anomaly_ratio: float | None = None
     sensitivity: int | None = None
     impute_mode: str | None = None
     impute_fixed_value: float | None = None
 
 
-class AzureChangePointRequest(msgspec.Struct, kw_only=True, rename="camel"):
-    series: list[SeriesPoint] | None = None
-    granularity: str | None = None
-    custom_interval: int | None = None
-    period: int | None = None
+class AzureChangePointRequest(AzureSeriesRequest, kw_only=True, rename="camel"):
     stable_trend_window: int | None = None
     threshold: float | None = None
 
@@ -154,7 +156,7 @@ def _check_range(value: Any, field: str, low: float, high: float, low_open: bool
         raise SeriesInputError(field, f"{value} is out of range ({'(' if low_open else '['}{low}, {high}])")
 
 
-def _common(req: AzureDetectRequest | AzureChangePointRequest) -> dict[str, Any]:
+def _common(req: AzureSeriesRequest) -> dict[str, Any]:
     if req.series is None:
         raise _MissingSeries("series", "the request has no series; send the points to detect on")
     _check_range(req.custom_interval, "custom_interval", 1, float("inf"))
