@@ -146,6 +146,12 @@ def test_bad_requests_get_azure_error_codes(http: httpx.Client, body: dict, code
     assert response.json()["message"]
 
 
+def test_v1_0_paths_answer_alike(http: httpx.Client) -> None:
+    body = {"series": azure_series(daily_values()), "granularity": "daily"}
+    assert ok(http.post("/anomalydetector/v1.0/timeseries/entire/detect", json=body)) == \
+        ok(http.post(f"{AZURE}/entire/detect", json=body))
+
+
 def test_malformed_json_is_invalid_json_format(http: httpx.Client) -> None:
     response = http.post(f"{AZURE}/last/detect", content=b'{"series": [', headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["code"] == "InvalidJsonFormat"

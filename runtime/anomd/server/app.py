@@ -19,7 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from anomd.jobs.manager import JobManager
 from anomd.logging import configure_logging
 from anomd.server.auth import KeyTable, api_key_guard, check_exposure
-from anomd.server.azure import AzureController
+from anomd.server.azure import AzureController, AzureV10Controller
 from anomd.server.batch import BatchController
 from anomd.server.errors import EXCEPTION_HANDLERS
 from anomd.server.jobs import JobsController, jobs_lifespan
@@ -44,7 +44,7 @@ from anomd.versions import anomd_version
 
 ROUTE_HANDLERS: list = [
     BatchController, ModelsController, SystemController, ProbesController, StreamController,
-    JobsController, TimeseriesController, AzureController,
+    JobsController, TimeseriesController, AzureController, AzureV10Controller,
 ]
 
 

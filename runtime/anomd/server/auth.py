@@ -37,7 +37,8 @@ _ADMIN_POSTS = frozenset({"/v1/ml/anomaly/fit", "/v1/ml/anomaly/load"})
 _READ_POSTS = frozenset({"/v1/ml/anomaly/score", "/v1/ml/anomaly/detect",
                          "/v1/ml/anomaly/stream", "/v1/ml/anomaly/stream/",
                          *(f"/v1/ml/anomaly/timeseries/{op}" for op in ("entire", "last", "changepoint", "multivariate")),
-                         *(f"/anomalydetector/v1.1/timeseries/{op}/detect" for op in ("entire", "last", "changepoint"))})
+                         *(f"/anomalydetector/{version}/timeseries/{op}/detect" for version in ("v1.0", "v1.1")
+                           for op in ("entire", "last", "changepoint"))})
 _RESET = re.compile(r"/v1/ml/anomaly/stream/[^/]+/reset/?")
 #: No segment may start with a dot, so no ``..`` can lead from an open path to a guarded one.
 _UI_ASSETS = re.compile(r"/ui/?|/ui/static(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+")

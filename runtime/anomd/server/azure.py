@@ -1,4 +1,4 @@
-"""Azure AI Anomaly Detector v1.1, drop-in: its univariate paths, JSON shapes and error codes.
+"""Azure AI Anomaly Detector v1.1 (and v1.0), drop-in: its univariate paths, JSON shapes and error codes.
 
 An application written against Azure's REST API or SDK points its endpoint here and keeps its
 code: the bodies are Azure's camelCase ones (``series``, ``granularity``, ``customInterval``,
@@ -224,3 +224,10 @@ class AzureController(Controller):
                                         app_state.service.settings.series_max_points)
         return AzureChangePointResponse(period=r.period, is_change_point=r.is_change_point,
                                         confidence_scores=r.confidence_scores)
+
+
+class AzureV10Controller(AzureController):
+    """The same operations at v1.0's paths, which older clients and Azure's own how-to pages use
+    (v1.1 added fields, and none of v1.0's changed)."""
+
+    path = "/anomalydetector/v1.0/timeseries"
