@@ -234,3 +234,11 @@ def test_bad_options_are_refused_naming_the_field() -> None:
     with pytest.raises(SeriesInputError) as caught:
         detect_entire(DetectOptions(series=y), 50)
     assert "series_max_points" in caught.value.detail
+
+
+def test_a_level_shift_under_a_daily_cycle_is_one_change_point() -> None:
+    y = seasonal()
+    y[1000:] += 2
+    change = detect_change_points(ChangePointOptions(series=points(y), stable_trend_window=20), LIMIT)
+    found = np.flatnonzero(change.is_change_point)
+    assert change.period == DAY and found.size == 1 and abs(int(found[0]) - 1000) <= 3

@@ -36,9 +36,10 @@ class ChangePointResult(msgspec.Struct, kw_only=True):
     confidence_scores: list[float]
 
 
-def change_confidence(values: np.ndarray, period: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+def change_confidence(values: np.ndarray, period: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Confidence in [0, 1] that the level changes at each point of ``values`` (evenly spaced),
-    and the z statistic behind it (which, unlike the confidence, does not saturate)."""
+    the z statistic behind it (which, unlike the confidence, does not saturate), and the
+    deseasonalised values it was read from."""
     y = np.asarray(values, dtype=np.float64)
     n = y.size
     profile = seasonal_profile(y, period)
@@ -53,7 +54,7 @@ def change_confidence(values: np.ndarray, period: int, window: int) -> tuple[np.
     confidence = np.clip(1.0 - erfc(z / np.sqrt(2.0)) * (n / window), 0.0, 1.0)
     confidence[:window] = 0.0  # a window cut by the start or the end is mirrored, not seen
     confidence[n - window + 1 :] = 0.0
-    return confidence, z
+    return confidence, z, d
 
 
 def local_peaks(score: np.ndarray, radius: int) -> np.ndarray:
@@ -94,10 +95,10 @@ def detect_change_points(options: ChangePointOptions, max_points: int) -> Change
     prepared = prepare(options, max_points)
     grid = prepared.grid
     window = options.stable_trend_window
-    confidence, z = change_confidence(grid.values, prepared.period, window)
+    confidence, z, d = change_confidence(grid.values, prepared.period, window)
     peaks = np.flatnonzero((confidence >= options.threshold) & (confidence > 0) & local_peaks(z, window))
     points = np.zeros(confidence.size, dtype=bool)
-    points[[refine(grid.values, int(t), window) for t in peaks]] = True
+    points[[refine(d, int(t), window) for t in peaks]] = True
     at = grid.observed
     return ChangePointResult(
         period=prepared.period, granularity=grid.granularity, custom_interval=grid.custom_interval,
