@@ -62,11 +62,10 @@ def detect_entire(options: DetectOptions, max_points: int) -> EntireResult:
     model = decompose(grid.values, prepared.period)
     at = grid.observed
     expected = model.expected[at]
-    scale = np.broadcast_to(np.asarray(model.scale, dtype=np.float64), grid.values.shape)[at]
-    distance = (prepared.values - expected) / scale
+    distance = (prepared.values - expected) / model.scale
     factor = margin_factor(options.sensitivity)
     flagged = cap_ratio(distance, np.abs(distance) > factor, options.max_anomaly_ratio)
-    margins = (factor * scale).tolist()
+    margins = [factor * model.scale] * at.size
     return EntireResult(
         period=model.period, granularity=grid.granularity, custom_interval=grid.custom_interval,
         imputed_points=grid.missing, expected_values=expected.tolist(), upper_margins=margins,
