@@ -242,3 +242,17 @@ def test_a_level_shift_under_a_daily_cycle_is_one_change_point() -> None:
     change = detect_change_points(ChangePointOptions(series=points(y), stable_trend_window=20), LIMIT)
     found = np.flatnonzero(change.is_change_point)
     assert change.period == DAY and found.size == 1 and abs(int(found[0]) - 1000) <= 3
+
+
+def test_monthly_points_follow_the_calendar() -> None:
+    """Months are 28 to 31 days long: the slots follow the calendar, not a fixed step."""
+    from datetime import UTC, datetime
+
+    rng = np.random.default_rng(9)
+    months = 60
+    y = 100 + 10 * np.cos(2 * np.pi * np.arange(months) / 12) + rng.normal(0, 0.5, months)
+    y[40] += 8
+    stamps = [datetime(2020 + i // 12, i % 12 + 1, 1, tzinfo=UTC).timestamp() for i in range(months)]
+    result = detect_entire(DetectOptions(series=points(y, np.array(stamps))), LIMIT)
+    assert (result.granularity, result.custom_interval, result.imputed_points) == ("monthly", 1, 0)
+    assert result.period == 12 and np.flatnonzero(result.is_anomaly).tolist() == [40]
