@@ -35,7 +35,7 @@ from anomd.timeseries.options import (
     SeriesPoint,
     Timestamp,
 )
-from anomd.timeseries.series_input import prepare
+from anomd.timeseries.series_input import prepare, read_times
 
 #: Most variables in one request.
 MAX_VARIABLES = 100
@@ -148,14 +148,19 @@ def _residuals(options: MultivariateOptions, max_points: int):
         raise SeriesInputError("timestamps", f"{len(options.timestamps)} timestamps for {n} values per variable")
     if n * len(variables) > 10 * max_points:
         raise SeriesInputError("variables", f"{n} x {len(variables)} values; at most {10 * max_points} per request")
-    stamps = options.timestamps or [None] * n
+    times = None
+    if options.timestamps is not None and options.granularity != "none":
+        try:  # read once for all the variables
+            times = read_times([SeriesPoint(value=0.0, timestamp=t) for t in options.timestamps])
+        except SeriesInputError as exc:
+            raise SeriesInputError("timestamps", exc.detail.partition(": ")[2]) from None
     columns, periods, grid = [], {}, None
     for v in variables:
-        series = [SeriesPoint(value=x, timestamp=t) for x, t in zip(v.values, stamps)]
+        series = [SeriesPoint(value=x) for x in v.values]
         grid_options = GridOptions(series=series, granularity=options.granularity,
                                    custom_interval=options.custom_interval, period=options.period)
         try:
-            prepared = prepare(grid_options, max_points, options.impute_mode, options.impute_fixed_value)
+            prepared = prepare(grid_options, max_points, options.impute_mode, options.impute_fixed_value, times)
         except SeriesInputError as exc:
             field = "timestamps" if "timestamp" in exc.detail and exc.field == "series" else exc.field
             raise SeriesInputError(field, f"variable {v.name!r}: {exc.detail.partition(': ')[2]}") from None

@@ -79,8 +79,11 @@ def read_times(points: list[SeriesPoint]) -> np.ndarray | None:
 
 
 def prepare(options: GridOptions, max_points: int, impute_mode: str = "auto",
-            impute_fixed_value: float | None = None) -> PreparedSeries:
+            impute_fixed_value: float | None = None, times: np.ndarray | None = None) -> PreparedSeries:
     """Checks ``options`` and places its series on a grid; finds the period if none is given.
+
+    ``times``, when given, are the series' timestamps already read (several series sharing
+    them read them once); else they are read from the points.
 
     Raises:
         SeriesInputError: Naming the field at fault.
@@ -88,7 +91,10 @@ def prepare(options: GridOptions, max_points: int, impute_mode: str = "auto",
     values = read_values(options.series, max_points)
     if options.custom_interval is not None and options.granularity in ("auto", "none"):
         raise SeriesInputError("custom_interval", "needs a granularity (e.g. 'minutely' with custom_interval 5)")
-    times = read_times(options.series) if options.granularity != "none" else None
+    if options.granularity == "none":
+        times = None
+    elif times is None:
+        times = read_times(options.series)
     grid = build_grid(times, values, options.granularity, options.custom_interval,  # type: ignore[arg-type]
                       impute_mode, impute_fixed_value, max_slots=2 * max_points)  # type: ignore[arg-type]
     period = options.period
