@@ -24,13 +24,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "streaming": ("benchmarks.streaming", "streaming detector throughput and latency"),
     "nab": ("benchmarks.nab", "Numenta Anomaly Benchmark score of the streaming detectors"),
     "series": ("benchmarks.series", "the time-series pipeline's speed and size, next to the tabular one"),
+    "azure": ("benchmarks.azure", "series routes (Azure Anomaly Detector drop-in): NAB windows, severity, MdAPE; 8,640-point speed"),
     "ui": ("benchmarks.ui", "what the dashboard's live feed costs POST /stream, in-process and over HTTP"),
     "scaling": ("benchmarks.scaling", "dataset scoring and per-group fits on a Dask LocalCluster vs one process"),
     "plot": ("benchmarks.plot", "draw benchmarks/results/benchmarks.png from the saved results"),
     "markdown": ("benchmarks.markdown", "print the saved results as markdown tables (for docs/backends.md)"),
 }
 #: What ``all`` runs, in order (the plot last, so it sees every result).
-ALL = ("speed", "overhead", "coldstart", "accuracy", "far_values", "streaming", "nab", "series", "ui", "plot")
+ALL = ("speed", "overhead", "coldstart", "accuracy", "far_values", "streaming", "nab", "series", "azure", "ui", "plot")
 
 
 def available(command: str) -> bool:
@@ -50,7 +51,7 @@ def usage() -> str:
 
 
 #: Commands that take ``--quick`` (``all --quick`` passes it to these only).
-TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "far_values", "streaming", "nab", "series", "ui", "scaling"})
+TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "far_values", "streaming", "nab", "series", "azure", "ui", "scaling"})
 
 
 def run_all(argv: list[str]) -> int:

@@ -145,11 +145,13 @@ def served_routes(app: Litestar) -> set[str]:
     """``"METHOD /path"`` for every route the app serves outside its OpenAPI controller.
 
     The dashboard's routes (``/ui``: its page, assets and the data only it reads, one of them an
-    endless event stream) are left out of the document on purpose: they are not the API.
+    endless event stream) are left out of the document on purpose: they are not the API. So are
+    the Azure-compatible routes (``/anomalydetector/v1.1``): their contract is Azure's, errors
+    included (``{"code", "message"}``, not problem details); tests/test_azure_compat.py holds them to it.
     """
     routes = set()
     for route in app.routes:
-        if not isinstance(route, HTTPRoute) or route.path.startswith(("/schema", "/ui")):
+        if not isinstance(route, HTTPRoute) or route.path.startswith(("/schema", "/ui", "/anomalydetector")):
             continue
         path = _CONVERTER.sub(r"{\1}", route.path)
         routes |= {f"{method} {path}" for method in route.methods - _IMPLICIT_METHODS}

@@ -67,6 +67,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_rows: Positive = 1_000_000
     #: Most columns (features) per row in a batch request (413 above it).
     max_columns: Positive = 10_000
+    #: Most points in one series sent to the ``/timeseries`` routes (and their Azure-compatible
+    #: twins; Azure's own limit was 8,640). Memory and time grow linearly with it.
+    series_max_points: Annotated[int, msgspec.Meta(ge=12)] = 50_000
     #: The key (object rows, stream points) or column (files) that holds a row's time. It is
     #: never a feature: it orders the rows of a series and feeds time features.
     timestamp_field: Annotated[str, msgspec.Meta(min_length=1)] = "timestamp"

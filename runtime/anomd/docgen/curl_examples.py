@@ -21,6 +21,21 @@ _TRANSACTIONS = [
     {"amount": 3200.0, "merchant_category": "restaurant", "hour": 3, "is_foreign": True},
 ]
 
+#: Hourly visits to a page for a day, with one odd hour (20:00).
+_VISITS = [
+    {"timestamp": f"2026-11-02T{h:02d}:00:00Z", "value": v}
+    for h, v in enumerate([120, 118, 121, 119, 122, 120, 117, 121, 123, 119, 120, 122,
+                           118, 121, 120, 119, 122, 120, 121, 118, 310, 121, 119, 120])
+]
+#: Orders per hour: about a tenth of the visits, except at 20:00.
+_ORDERS = [12, 12, 12, 12, 12, 12, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 12, 12, 12]
+#: A level that steps up at the ninth point and stays.
+_LEVELS = [
+    {"timestamp": f"2026-11-02T{h:02d}:00:00Z", "value": v}
+    for h, v in enumerate([10.1, 9.9, 10.0, 10.2, 9.8, 10.1, 10.0, 9.9, 15.1, 14.9, 15.0, 15.2,
+                           14.8, 15.1, 15.0, 14.9, 15.1, 15.0, 14.9, 15.2])
+]
+
 #: (method, path, body) keyed by ``"METHOD path"`` as the OpenAPI document spells the path.
 EXAMPLES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "POST /v1/ml/anomaly/fit": (
@@ -60,6 +75,32 @@ EXAMPLES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
         {
             "model": "fraud-detector",
             "backend": "ecod",
+        },
+    ),
+    "POST /v1/ml/anomaly/timeseries/entire": (
+        "POST",
+        "/v1/ml/anomaly/timeseries/entire",
+        {"series": _VISITS, "sensitivity": 95},
+    ),
+    "POST /v1/ml/anomaly/timeseries/last": (
+        "POST",
+        "/v1/ml/anomaly/timeseries/last",
+        {"series": _VISITS[:21], "sensitivity": 95},
+    ),
+    "POST /v1/ml/anomaly/timeseries/changepoint": (
+        "POST",
+        "/v1/ml/anomaly/timeseries/changepoint",
+        {"series": _LEVELS, "stable_trend_window": 5},
+    ),
+    "POST /v1/ml/anomaly/timeseries/multivariate": (
+        "POST",
+        "/v1/ml/anomaly/timeseries/multivariate",
+        {
+            "timestamps": [p["timestamp"] for p in _VISITS],
+            "variables": [
+                {"name": "visits", "values": [p["value"] for p in _VISITS]},
+                {"name": "orders", "values": _ORDERS},
+            ],
         },
     ),
     "GET /v1/ml/anomaly/models": ("GET", "/v1/ml/anomaly/models", None),

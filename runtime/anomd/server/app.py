@@ -19,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from anomd.jobs.manager import JobManager
 from anomd.logging import configure_logging
 from anomd.server.auth import KeyTable, api_key_guard, check_exposure
+from anomd.server.azure import AzureController, AzureV10Controller
 from anomd.server.batch import BatchController
 from anomd.server.errors import EXCEPTION_HANDLERS
 from anomd.server.jobs import JobsController, jobs_lifespan
@@ -30,6 +31,7 @@ from anomd.server.probes import ProbesController
 from anomd.server.state import AppState
 from anomd.server.streaming import StreamController, build_stream_manager, stream_lifespan
 from anomd.server.system import SystemController
+from anomd.server.timeseries import TimeseriesController
 from anomd.server.warmup import warm_up
 from anomd.server.workers import Workers
 from anomd.service import AnomalyService
@@ -42,7 +44,7 @@ from anomd.versions import anomd_version
 
 ROUTE_HANDLERS: list = [
     BatchController, ModelsController, SystemController, ProbesController, StreamController,
-    JobsController,
+    JobsController, TimeseriesController, AzureController, AzureV10Controller,
 ]
 
 

@@ -35,7 +35,10 @@ log = structlog.get_logger("anomd.auth")
 _OPEN_PATHS = frozenset({"/", "/health", "/ready", "/v1/ml/anomaly/health", "/v1/ml/anomaly/ready"})
 _ADMIN_POSTS = frozenset({"/v1/ml/anomaly/fit", "/v1/ml/anomaly/load"})
 _READ_POSTS = frozenset({"/v1/ml/anomaly/score", "/v1/ml/anomaly/detect",
-                         "/v1/ml/anomaly/stream", "/v1/ml/anomaly/stream/"})
+                         "/v1/ml/anomaly/stream", "/v1/ml/anomaly/stream/",
+                         *(f"/v1/ml/anomaly/timeseries/{op}" for op in ("entire", "last", "changepoint", "multivariate")),
+                         *(f"/anomalydetector/{version}/timeseries/{op}/detect" for version in ("v1.0", "v1.1")
+                           for op in ("entire", "last", "changepoint"))})
 _RESET = re.compile(r"/v1/ml/anomaly/stream/[^/]+/reset/?")
 #: No segment may start with a dot, so no ``..`` can lead from an open path to a guarded one.
 _UI_ASSETS = re.compile(r"/ui/?|/ui/static(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+")
@@ -127,13 +130,18 @@ def check_exposure(settings: Settings) -> None:
 
 
 def _bearer(scope: Scope) -> str | None:
+    """The key presented: ``Authorization: Bearer <key>``, or Azure's ``Ocp-Apim-Subscription-Key``
+    header, so applications written for Azure AI Anomaly Detector keep their client code."""
+    subscription = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
             return None
-    return None
+        if name == b"ocp-apim-subscription-key" and value.strip():
+            subscription = value.decode("latin-1").strip()
+    return subscription
 
 
 async def _refuse(send: Send, status: int, detail: str, error: str | None = None) -> None:
