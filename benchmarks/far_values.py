@@ -99,6 +99,33 @@ def issue_example(backend: str, tail: str | None) -> dict[str, float]:
     return {"score_8": float(scores.score[0]), "score_50": float(scores.score[1]), "threshold": scores.threshold}
 
 
+def row_speed(backend: str, n: int, calls: int) -> dict[str, float]:
+    """Single-row scoring p50 (µs) with each tail, on models fitted on ``n`` × 16 rows.
+
+    The two models score alternately, row by row, so both see the same machine load; rows are
+    fresh draws from the training distribution (most inside the range, where the tail adds only
+    a range check). ``score_row`` where the detector has it (what a streaming tick calls), else
+    ``score`` of a one-row matrix (what ``POST /score`` of one row reaches).
+    """
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, 16))
+    detectors = {tail: fit(backend, X, tail).detector for tail in ("capped", "extrapolated")}
+    rows = rng.normal(size=(calls, 16))
+    times: dict[str, list[float]] = {tail: [] for tail in detectors}
+    for row in rows:
+        for tail, detector in detectors.items():
+            score_row = getattr(detector, "score_row", None)
+            started = time.perf_counter()
+            if score_row is not None:
+                score_row(row.tolist())
+            else:
+                detector.score(row.reshape(1, -1))
+            times[tail].append(time.perf_counter() - started)
+    p50 = {tail: float(np.median(t)) * 1e6 for tail, t in times.items()}
+    return {"capped_us": p50["capped"], "extrapolated_us": p50["extrapolated"],
+            "ratio": p50["extrapolated"] / p50["capped"]}
+
+
 def _pct(value: float) -> str:
     return f"{100 * value:.1f} %" if value < 1 else "100 %"
 
@@ -144,11 +171,23 @@ def main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks far_values", description=__doc__.split("\n\n")[0])
     p.add_argument("--backends", help="comma-separated backend ids (default: all 12)")
     p.add_argument("--quick", action="store_true", help="2 seeds instead of 5")
+    p.add_argument("--speed-only", action="store_true", help="only the single-row speed, capped vs extrapolated")
     args = p.parse_args(argv)
     backends = args.backends.split(",") if args.backends else list(BACKENDS)
     seeds, n = (2 if args.quick else 5), 500
     machine = machine_info()
     print(f"machine: {describe_machine(machine)}")
+    speed = []
+    for backend in backends:
+        if "tail" in plugin_host().detectors.get(backend).params.__struct_fields__ and backend not in ("suod", "autoencoder"):
+            speed.append({"backend": backend, **row_speed(backend, 20_000 if args.quick else 100_000, 2000)})
+    print_table("Single-row scoring p50, capped vs extrapolated tail (16 features; interleaved in one run)",
+                ["backend", "capped", "extrapolated", "ratio"],
+                [[r["backend"], f"{r['capped_us']:.1f} µs", f"{r['extrapolated_us']:.1f} µs", f"{r['ratio']:.2f}"]
+                 for r in speed],
+                note="target: within 10 % (ratio <= 1.10); models fitted on 100,000 rows (--quick: 20,000)")
+    if args.speed_only:
+        return 0
     rows = []
     for backend in backends:
         if not plugin_host().detectors.get(backend).available:
@@ -161,7 +200,7 @@ def main(argv: Sequence[str]) -> int:
                 "false_alarms": false_alarms(backend, tail, 2000), "example": issue_example(backend, tail),
             })
             print(f"{backend:22s} {tail or '-':13s} {time.perf_counter() - started:.1f} s", flush=True)
-    result = {"seeds": seeds, "n": n, "rows": rows, "command": command_line(RESULT_NAME, argv)}
+    result = {"seeds": seeds, "n": n, "rows": rows, "speed": speed, "command": command_line(RESULT_NAME, argv)}
     path = write_json(RESULT_NAME, result, machine)
     report(result)
     print(f"\nwrote {path}")
