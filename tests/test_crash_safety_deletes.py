@@ -195,8 +195,10 @@ def test_kill_9_during_deletes_leaves_every_model_whole_or_gone(
                     storage_deletes[:] = watch.deletes_waiting()
                     return bool(storage_deletes)
 
+                # Both must hold at one instant (a ~15 ms flush of the bulk model, a DELETE in
+                # flight); on a loaded machine the bulk fits, and so its writes, come rarely.
                 unfinished = watch.kill_mid_write(server, f"models/{bulk.filename}", BIG_WRITE,
-                                                  also=deleting)
+                                                  also=deleting, timeout=180.0)
                 stop.set()
                 threads.join()
             assert unfinished, "the bulk model was not being written when the server died"
