@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, post
 
 from anomd.docgen.curl_examples import EXAMPLES
-from anomd.server.body import decode_body
+from anomd.server.body import body_size, decode_body
 from anomd.server.openapi_body import json_body
 from anomd.server.responses import detect_response, fit_response, score_response
 from anomd.server.schemas import (
@@ -81,6 +81,7 @@ class BatchController(Controller):
             service.fit, req.data, model=req.model, backend=req.backend,
             contamination=req.contamination, normalization=req.normalization, params=params,
             schema=req.schema, overwrite=req.overwrite, description=req.description,
+            body_bytes=await body_size(request),
         )
         return fit_response(outcome, warnings)
 
@@ -91,19 +92,13 @@ class BatchController(Controller):
     async def score(self, request: Request, app_state: AppStateDep) -> ScoreResponse:
         req, warnings, _ = await decode_body(request, ScoreRequest)
         service = app_state.service
-
-        def work():
-            model, _ = service.get_model(req.model, req.backend)
-            X = model.matrix(req.data)
-            scores = model.score_matrix(X, req.threshold, req.normalization)
-            service.metrics.scored_rows.inc(model.info.backend, by=len(X))
-            explanations = (
-                model.explain(X, scores.is_anomaly.nonzero()[0].tolist()) if req.explain else {}
-            )
-            return score_response(model, scores, explanations, warnings)
-
         service.check_rows(req.data)
-        return await app_state.workers.run(work)
+        return await app_state.workers.run(
+            service.score_explained, req.data, model=req.model, backend=req.backend,
+            threshold=req.threshold, normalization=req.normalization, explain=req.explain,
+            body_bytes=await body_size(request),
+            reply=lambda model, scores, explained: score_response(model, scores, explained, warnings),
+        )
 
     @post("/detect", status_code=200,
           summary="Fit on the rows and return the anomalous ones (nothing stored)",
@@ -115,10 +110,13 @@ class BatchController(Controller):
         service = app_state.service
         params = _fit_params(service, req, unknown, warnings)
 
+        body_bytes = await body_size(request)
+
         def work():
             model, scores = service.detect(
                 req.data, backend=req.backend, contamination=req.contamination,
-                normalization=req.normalization, params=params, schema=req.schema, threshold=req.threshold,
+                normalization=req.normalization, params=params, schema=req.schema,
+                threshold=req.threshold, body_bytes=body_bytes,
             )
             return detect_response(model, scores, warnings)
 
