@@ -18,17 +18,19 @@ from collections.abc import Callable, Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "speed": ("benchmarks.speed", "fit/score time, single-row latency in-process and over HTTP, artifact size vs raw PyOD"),
     "accuracy": ("benchmarks.accuracy", "ODDS ROC-AUC through anomd vs raw PyOD vs PyOD's published table"),
+    "far_values": ("benchmarks.far_values", "one feature far beyond the training data: flagged by each backend, capped vs extrapolated tail"),
     "overhead": ("benchmarks.overhead", "/score of 10k rows over HTTP vs the in-process call"),
     "coldstart": ("benchmarks.coldstart", "first request per backend on a fresh server, warm-up on vs off"),
     "streaming": ("benchmarks.streaming", "streaming detector throughput and latency"),
     "nab": ("benchmarks.nab", "Numenta Anomaly Benchmark score of the streaming detectors"),
+    "series": ("benchmarks.series", "the time-series pipeline's speed and size, next to the tabular one"),
     "ui": ("benchmarks.ui", "what the dashboard's live feed costs POST /stream, in-process and over HTTP"),
     "scaling": ("benchmarks.scaling", "dataset scoring and per-group fits on a Dask LocalCluster vs one process"),
     "plot": ("benchmarks.plot", "draw benchmarks/results/benchmarks.png from the saved results"),
     "markdown": ("benchmarks.markdown", "print the saved results as markdown tables (for docs/backends.md)"),
 }
 #: What ``all`` runs, in order (the plot last, so it sees every result).
-ALL = ("speed", "overhead", "coldstart", "accuracy", "streaming", "nab", "ui", "plot")
+ALL = ("speed", "overhead", "coldstart", "accuracy", "far_values", "streaming", "nab", "series", "ui", "plot")
 
 
 def available(command: str) -> bool:
@@ -48,7 +50,7 @@ def usage() -> str:
 
 
 #: Commands that take ``--quick`` (``all --quick`` passes it to these only).
-TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "streaming", "nab", "ui", "scaling"})
+TAKES_QUICK = frozenset({"speed", "overhead", "coldstart", "accuracy", "far_values", "streaming", "nab", "series", "ui", "scaling"})
 
 
 def run_all(argv: list[str]) -> int:

@@ -307,8 +307,9 @@ class KeepAliveClient:
         self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
         self._prefix = parts.path.rstrip("/")
 
-    def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """Sends ``body`` and reads the whole response; returns status and response bytes.
+    def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """Sends ``body`` (JSON unless ``headers`` say otherwise) and reads the whole response;
+        returns status and response bytes.
 
         A server closes idle keep-alive connections (uvicorn after 5 s); the request is then
         retried once on a fresh connection.
@@ -318,7 +319,8 @@ class KeepAliveClient:
         for attempt in (0, 1):
             try:
                 self._connection.request(
-                    "POST", self._prefix + path, body=body, headers={"Content-Type": "application/json"}
+                    "POST", self._prefix + path, body=body,
+                    headers=headers or {"Content-Type": "application/json"},
                 )
                 response = self._connection.getresponse()
                 return response.status, response.read()

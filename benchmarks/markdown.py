@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import accuracy, speed
+from benchmarks import accuracy, far_values, speed
 from benchmarks.common import describe_machine, fmt_ms, markdown_table, read_json
 
 #: One line on when to pick each backend (what the measurements below support).
@@ -116,10 +116,26 @@ def overhead_section(result: dict[str, Any]) -> str:
         ["server stage (replayed in-process)", *[r["backend"] for r in rows]],
         [[s, *[fmt_ms(r["server_stages_ms"][s]) for r in rows]] for s in stage_names],
     )
-    return "\n".join([
+    parts = [
         f"Command: `{result['command'].strip()}`. Machine: {describe_machine(result['machine'])}.", "",
         f"`/score` of {rows[0]['rows']:,} × 16 rows, median ms:", "", main, "", stages,
-    ])
+    ]
+    if "http_arrow_ms" in rows[0]:
+        parts += ["", "The same rows as an Arrow body, same run (median ms):", "", markdown_table(
+            ["backend", "in-process (numpy)", "JSON", "Arrow body, JSON reply", "Arrow both ways",
+             "Arrow ÷ numpy", "Arrow both ÷ numpy", "request", "reply"],
+            [[r["backend"], fmt_ms(r["in_process_numpy_ms"]), fmt_ms(r["http_ms"]), fmt_ms(r["http_arrow_ms"]),
+              fmt_ms(r["http_arrow_reply_ms"]), f"{r['arrow_ratio_vs_numpy']:.2f}×",
+              f"{r['arrow_reply_ratio_vs_numpy']:.2f}×", f"{r['arrow_request_bytes'] / 1e6:.1f} MB",
+              f"{r['arrow_response_bytes'] / 1e6:.2f} MB"] for r in rows])]
+    clients = result.get("client") or []
+    if clients:
+        parts += ["", (f"`anomd.Client.score(frame)` of {clients[0]['rows']:,} × {clients[0]['features']} "
+                  "(Arrow both ways) against `AnomalyService.score(frame)`, median ms:"), "", markdown_table(
+                      ["backend", "in-process", "Client", "Client ÷ in-process", "client-side encode"],
+                      [[c["backend"], fmt_ms(c["in_process_ms"]), fmt_ms(c["client_ms"]), f"{c['ratio']:.2f}×",
+                        fmt_ms(c["client_encode_ms"])] for c in clients])]
+    return "\n".join(parts)
 
 
 def accuracy_section(result: dict[str, Any]) -> str:
@@ -185,6 +201,13 @@ def seed_spread_section(result: dict[str, Any]) -> str:
     ])
 
 
+def far_values_section(result: dict[str, Any]) -> str:
+    return "\n".join([
+        f"Command: `{result['command'].strip()}`. Machine: {describe_machine(result['machine'])}.", "",
+        markdown_table(*far_values.table(result), text_columns=(0, 1)), "", far_values.NOTE,
+    ])
+
+
 SECTIONS = {
     "choose": lambda: choose_section(read_json("speed"), read_json("accuracy")),
     "coldstart": lambda: coldstart_section(r) if (r := read_json("coldstart")) else None,
@@ -193,16 +216,20 @@ SECTIONS = {
     "overhead": lambda: overhead_section(r) if (r := read_json("overhead")) else None,
     "accuracy": lambda: accuracy_section(r) if (r := read_json("accuracy")) else None,
     "seed-spread": lambda: seed_spread_section(r) if (r := read_json("accuracy_seed_spread")) else None,
+    "far-values": lambda: far_values_section(r) if (r := read_json("far_values")) else None,
     "machine": lambda: machine_section(r["machine"]) if (r := read_json("speed") or read_json("accuracy")) else None,
 }
 
 
-def update(path: Path) -> list[str]:
+def update(path: Path, only: Sequence[str] | None = None) -> list[str]:
     """Replaces each ``<!-- BEGIN name -->...<!-- END name -->`` block of ``path`` with the
-    generated section ``name``; returns the names updated (blocks without results stay)."""
+    generated section ``name`` (only those in ``only``, when given); returns the names updated
+    (blocks without results stay)."""
     text = path.read_text()
     updated = []
     for name, render in SECTIONS.items():
+        if only is not None and name not in only:
+            continue
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
         if begin not in text:
             continue
@@ -220,9 +247,11 @@ def update(path: Path) -> list[str]:
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks markdown", description=__doc__.split("\n\n")[0])
     parser.add_argument("--update", type=Path, metavar="DOC", help="rewrite the marked blocks of DOC (e.g. docs/backends.md)")
+    parser.add_argument("--only", metavar="NAMES", help=f"with --update: only these blocks (comma-separated: {', '.join(SECTIONS)})")
     args = parser.parse_args(argv)
     if args.update:
-        print(f"updated {args.update}: {', '.join(update(args.update)) or 'nothing'}")
+        only = args.only.split(",") if args.only else None
+        print(f"updated {args.update}: {', '.join(update(args.update, only)) or 'nothing'}")
         return 0
     for name, render in SECTIONS.items():
         body = render()

@@ -7,25 +7,22 @@ The flow a service would follow:
 3. score a new day of transactions in which a few frauds were planted;
 4. compare two detectors on those planted frauds (precision, recall, ROC-AUC).
 
-Transactions are plain JSON objects. The server one-hot encodes the merchant category and reads
-booleans as 0/1, matching columns by name, so no client-side preparation is needed.
+Transactions are records; the example holds them in a Polars DataFrame, which ``anomd.Client``
+sends as an Arrow table. The server one-hot encodes the merchant category (a string column) and
+reads booleans as 0/1, matching columns by name, so no client-side preparation is needed.
 
-Run ``anomd serve``, then ``python examples/02_fraud_detection.py``
-(server address from ``ANOMD_URL``, default ``http://127.0.0.1:8000``).
+Run ``anomd serve``, then ``python examples/02_fraud_detection.py`` (server address from
+``ANOMD_URL``, default ``http://127.0.0.1:8000``; API key from ``ANOMD_API_KEY`` if needed).
 """
 
-import json
-import os
 import random
 import sys
-import urllib.error
-import urllib.request
 
-BASE = os.environ.get("ANOMD_URL", "http://127.0.0.1:8000").rstrip("/") + "/v1/ml/anomaly"
-# A key is needed only when the server has API keys configured (docs/security.md).
-HEADERS = {"Content-Type": "application/json"}
-if os.environ.get("ANOMD_API_KEY"):
-    HEADERS["Authorization"] = "Bearer " + os.environ["ANOMD_API_KEY"]
+import polars as pl
+
+import anomd
+from anomd.client import ApiError, Unreachable
+
 MODEL = "fraud-example"
 BACKENDS = ("ecod", "isolation_forest")
 CONTAMINATION = 0.05
@@ -38,21 +35,6 @@ CATEGORIES = {
     "pharmacy": (20.0, 0.5),
     "online": (60.0, 0.8),
 }
-
-
-def call(method: str, route: str, body: dict | None = None) -> dict:
-    """One JSON request to the API; exits with the server's explanation if it fails."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        BASE + route, data=data, method=method, headers=HEADERS
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=300) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        sys.exit(f"{method} {route} failed ({error.code}): {json.load(error).get('detail')}")
-    except urllib.error.URLError as error:
-        sys.exit(f"cannot reach anomd at {BASE} ({error.reason}); start it with `anomd serve`")
 
 
 def honest_transaction(rng: random.Random) -> dict:
@@ -101,57 +83,51 @@ def main() -> None:
     today = [(honest_transaction(rng), False) for _ in range(380)]
     today += [(fraudulent_transaction(rng), True) for _ in range(20)]
     rng.shuffle(today)
-    rows = [t for t, _ in today]
+    day = pl.DataFrame([t for t, _ in today])
     labels = [is_fraud for _, is_fraud in today]
 
     print(
-        f"training on {len(history)} transactions; scoring {len(rows)} new ones "
+        f"training on {len(history)} transactions; scoring {day.height} new ones "
         f"with {sum(labels)} planted frauds\n"
     )
-    for backend in BACKENDS:
-        # 1. Train: the fitted model is persisted immediately as <model>_<backend>.joblib.
-        fit = call(
-            "POST",
-            "/fit",
-            {
-                "model": MODEL,
-                "backend": backend,
-                "contamination": CONTAMINATION,
-                "data": history,
-                "description": "example fraud model on synthetic card transactions",
-            },
-        )
-        print(
-            f"[{backend}] trained in {fit['training_time_ms']:.0f} ms, saved to {fit['saved_path']}"
-        )
-        print(f"[{backend}] encoded features: {', '.join(fit['encoder']['features'])}")
+    with anomd.Client() as client:
+        for backend in BACKENDS:
+            # 1. Train: the fitted model is persisted immediately as <model>_<backend>.joblib.
+            fit = client.fit(
+                pl.DataFrame(history), model=MODEL, backend=backend, contamination=CONTAMINATION,
+                description="example fraud model on synthetic card transactions",
+            )
+            print(f"[{backend}] trained in {fit.training_time_ms:.0f} ms, saved to {fit.saved_path}")
+            print(f"[{backend}] encoded features: {', '.join(fit.encoder['features'])}")
 
-        # 2. Later: find the stored model and warm it into memory (scoring would also load it).
-        info = call("GET", f"/models/{fit['filename']}")
-        loaded = call("POST", "/load", {"model": MODEL, "backend": backend})
-        print(
-            f"[{backend}] {loaded['status']} {info['filename']} "
-            f"({info['samples_fitted']} rows, threshold {loaded['threshold']:.3f})"
-        )
+            # 2. Later: find the stored model and warm it into memory (scoring would also load it).
+            info = client.model(fit.filename)
+            loaded = client.load(MODEL, backend)
+            print(
+                f"[{backend}] {loaded.status} {info.filename} "
+                f"({info.samples_fitted} rows, threshold {loaded.threshold:.3f})"
+            )
 
-        # 3. Score the new day.
-        scored = call("POST", "/score", {"model": MODEL, "backend": backend, "data": rows})
-        points = sorted(scored["data"], key=lambda p: p["index"])
-        flagged = [p["is_anomaly"] for p in points]
+            # 3. Score the new day (two models share the name now, so the backend is named).
+            scored = client.score(day, model=MODEL, backend=backend)
+            flagged = scored.is_anomaly.tolist()
 
-        # 4. How well did it find the planted frauds?
-        true_positives = sum(f and y for f, y in zip(flagged, labels))
-        precision = true_positives / max(1, sum(flagged))
-        recall = true_positives / sum(labels)
-        auc = roc_auc([p["score"] for p in points], labels)
-        print(
-            f"{backend}: flagged={sum(flagged)} precision={precision:.2f} "
-            f"recall={recall:.2f} roc_auc={auc:.3f}\n"
-        )
+            # 4. How well did it find the planted frauds?
+            true_positives = sum(f and y for f, y in zip(flagged, labels))
+            precision = true_positives / max(1, sum(flagged))
+            recall = true_positives / sum(labels)
+            auc = roc_auc(scored.score.tolist(), labels)
+            print(
+                f"{backend}: flagged={sum(flagged)} precision={precision:.2f} "
+                f"recall={recall:.2f} roc_auc={auc:.3f}\n"
+            )
 
-    worst = max(zip(points, rows), key=lambda pair: pair[0]["score"])
-    print(f"most suspicious transaction ({BACKENDS[-1]}): {worst[1]}")
+    worst = int(scored.score.argmax())
+    print(f"most suspicious transaction ({BACKENDS[-1]}): {day.row(worst, named=True)}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (Unreachable, ApiError) as error:
+        sys.exit(str(error))

@@ -10,26 +10,21 @@ Run ``anomd serve``, then::
     python examples/04_backend_comparison.py            # chart in the temp folder
     python examples/04_backend_comparison.py --output chart.png
 
-The server address comes from ``ANOMD_URL`` (default ``http://127.0.0.1:8000``). The chart
-needs matplotlib (installed with the dev dependencies).
+The server address comes from ``ANOMD_URL`` (default ``http://127.0.0.1:8000``), an API key
+from ``ANOMD_API_KEY``. The arrays travel as Arrow tables (``anomd.Client``). The chart needs
+matplotlib (installed with the dev dependencies).
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 
-BASE = os.environ.get("ANOMD_URL", "http://127.0.0.1:8000").rstrip("/") + "/v1/ml/anomaly"
-# A key is needed only when the server has API keys configured (docs/security.md).
-HEADERS = {"Content-Type": "application/json"}
-if os.environ.get("ANOMD_API_KEY"):
-    HEADERS["Authorization"] = "Bearer " + os.environ["ANOMD_API_KEY"]
+import anomd
+from anomd.client import ApiError, Unreachable
 
 #: Keep the slow backends quick on example-sized data (everything else uses its defaults).
 FAST_PARAMS = {
@@ -41,24 +36,6 @@ FAST_PARAMS = {
     },
     "suod": {"base_estimators": ["lof", "hbos", "isolation_forest"]},
 }
-
-
-class RequestFailed(Exception):
-    """The server refused a request; carries its problem detail."""
-
-
-def call(method: str, route: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        BASE + route, data=data, method=method, headers=HEADERS
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=600) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        raise RequestFailed(f"{error.code}: {json.load(error).get('detail')}") from None
-    except urllib.error.URLError as error:
-        sys.exit(f"cannot reach anomd at {BASE} ({error.reason}); start it with `anomd serve`")
 
 
 def labelled_data(
@@ -101,41 +78,24 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def compare(
-    backends: list[str], train: np.ndarray, test: np.ndarray, labels: np.ndarray
+    client: anomd.Client, backends: list[str], train: np.ndarray, test: np.ndarray, labels: np.ndarray
 ) -> list[dict]:
     results = []
     for backend in backends:
         started = time.perf_counter()
         try:
-            fit = call(
-                "POST",
-                "/fit",
-                {
-                    "model": "backend-comparison",
-                    "backend": backend,
-                    "contamination": 0.05,
-                    "data": train.tolist(),
-                    "params": FAST_PARAMS.get(backend, {}),
-                },
-            )
+            fit = client.fit(train, model="backend-comparison", backend=backend, contamination=0.05,
+                             params=FAST_PARAMS.get(backend, {}))
             fit_seconds = time.perf_counter() - started
-            scored = call(
-                "POST",
-                "/score",
-                {
-                    "model": "backend-comparison",
-                    "backend": backend,
-                    "data": test.tolist(),
-                },
-            )
-        except RequestFailed as failure:
+            scored = client.score(test, model="backend-comparison", backend=backend)
+        except ApiError as failure:
             print(f"{backend:22s} failed: {failure}")
             continue
-        scores = np.array([p["score"] for p in sorted(scored["data"], key=lambda p: p["index"])])
+        scores = scored.score
         results.append(
             {
                 "backend": backend,
-                "fit_ms": fit["training_time_ms"],
+                "fit_ms": fit.training_time_ms,
                 "request_s": fit_seconds,
                 "roc_auc": roc_auc(scores, labels),
             }
@@ -178,13 +138,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    backends = [b for b in call("GET", "/backends")["data"]]
-    available = [b["backend"] for b in backends if b["available"]]
+    client = anomd.Client()
+    backends = client.backends()
+    available = [b.backend for b in backends if b.available]
     for b in backends:
-        if not b["available"]:
-            print(
-                f"{b['backend']:22s} skipped: not available here ({b.get('install_hint') or 'disabled'})"
-            )
+        if not b.available:
+            hint = b.install_hint if isinstance(b.install_hint, str) else "disabled"
+            print(f"{b.backend:22s} skipped: not available here ({hint})")
 
     rng = np.random.default_rng(3)
     train, _ = labelled_data(600, 0.05, rng)
@@ -194,7 +154,8 @@ def main() -> None:
         f"with {labels.sum()} planted anomalies\n"
     )
 
-    results = compare(available, train, test, labels)
+    results = compare(client, available, train, test, labels)
+    client.close()
     if not results:
         sys.exit("no backend produced results")
     plot(results, args.output)
@@ -206,4 +167,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Unreachable as error:
+        sys.exit(str(error))

@@ -78,11 +78,26 @@ def server(server_store: StoreUnderTest, server_data_dir: Path) -> Iterator[Serv
 
 
 @pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def module_server_env() -> dict[str, str]:
+    """``ANOMD_*`` settings of ``module_server``; a test module overrides this fixture to start
+    its server with its own limits."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, module_server_env: dict[str, str]
+) -> Iterator[ServerProcess]:
     """A filesystem server of the test module's own, for tests that need to know its state."""
-    srv = start_server(tmp_path_factory.mktemp("module-server"))
+    srv = start_server(tmp_path_factory.mktemp("module-server"), env=module_server_env)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def module_api(module_server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=module_server.api, timeout=300) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

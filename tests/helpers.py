@@ -19,9 +19,10 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "suod": {"base_estimators": ["lof", "hbos", "isolation_forest"]},
 }
 
+#: Every built-in detector: the twelve from PyOD, and anomd's own ``surprise``.
 BACKENDS = (
     "ecod", "hbos", "copod", "isolation_forest", "one_class_svm", "local_outlier_factor", "knn",
-    "mcd", "cblof", "suod", "loda", "autoencoder",
+    "mcd", "cblof", "suod", "loda", "autoencoder", "surprise",
 )
 
 

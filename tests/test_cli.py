@@ -276,7 +276,7 @@ def test_detect_columns_parquet_and_chunks(
     )
     err = capsys.readouterr().err
     assert "scoring: 100%" in err and "200/200" in err, "a progress bar on stderr for chunked work"
-    assert "anomd: fitting knn on 200 rows x 4 columns..." in err
+    assert "anomd: fitting knn on 200 rows x 4 columns: 00:0" in err, "a clock while the fit runs"
     assert "written to " + str(chunked) in err
 
     first = pl.read_parquet(whole)

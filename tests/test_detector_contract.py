@@ -211,6 +211,26 @@ class NeedsTenRows(DistanceToCentre):
         return super().fit(X)
 
 
+class CapsAtTheTrainingRange(DistanceToCentre):
+    """What PyOD's rank and histogram detectors do: a value beyond the training range counts
+    like the most extreme training value."""
+
+    def fit(self, X):
+        self.lo_, self.hi_ = X.min(axis=0), X.max(axis=0)
+        return super().fit(X)
+
+    def score(self, X):
+        return super().score(np.clip(X, self.lo_, self.hi_))
+
+
+class FallsFarOut(DistanceToCentre):
+    """Scores rise, then fall again far out (a kernel density estimate with a floor does this)."""
+
+    def score(self, X):
+        distance = super().score(X)
+        return distance * np.exp(-distance / 20.0)
+
+
 class HoldsALock(DistanceToCentre):
     def fit(self, X):
         self.lock = threading.Lock()
@@ -273,6 +293,25 @@ class HoldsALock(DistanceToCentre):
             broken(HoldsALock), "artifact_round_trip", "cannot be stored", id="unpicklable"
         ),
         pytest.param(
+            broken(CapsAtTheTrainingRange),
+            "far_values",
+            "(50 standard deviations): raw score",
+            id="capped-beyond-the-range",
+        ),
+        pytest.param(broken(FallsFarOut), "far_values", "the score falls from", id="falls-far-out"),
+        pytest.param(
+            broken(contract_exemptions={"far_values": " "}),
+            "metadata",
+            "needs a reason",
+            id="exemption-without-reason",
+        ),
+        pytest.param(
+            broken(contract_exemptions={"artifact_round_trip": "we never save models"}),
+            "metadata",
+            "cannot be exempted",
+            id="exemption-from-a-runtime-requirement",
+        ),
+        pytest.param(
             broken(NeedsTenRows),
             "min_samples",
             "fitting 2 rows fails with IndexError",
@@ -303,14 +342,24 @@ def test_a_fit_that_crashes_is_reported_once_and_dependent_checks_say_why() -> N
 
 def test_expected_failures_are_reported_and_a_stale_one_is_an_error() -> None:
     report = check_detector(
-        broken(LowerIsAnomalous), expected_failures={"planted_outliers", "threshold_scale"}
+        broken(LowerIsAnomalous), expected_failures={"planted_outliers", "threshold_scale", "far_values"}
     )
-    assert set(report.expected_failures) == {"planted_outliers", "threshold_scale"}
+    assert set(report.expected_failures) == {"planted_outliers", "threshold_scale", "far_values"}
     assert "Are higher scores more anomalous" in report.expected_failures["planted_outliers"]
     message = failed_checks(GOOD, expected_failures={"deterministic"})
     assert "deterministic: passed, but is listed in expected_failures" in message
     with pytest.raises(ValueError, match="unknown contract checks"):
         check_detector(GOOD, expected_failures={"determinism"})
+
+
+def test_a_declared_exemption_skips_the_check_and_is_reported_with_its_reason() -> None:
+    reason = "values are angles in degrees: 359 is next to 0, so nothing is far"
+    report = check_detector(
+        broken(CapsAtTheTrainingRange, contract_exemptions={"far_values": reason})
+    )
+    assert report.exempt == {"far_values": reason}
+    assert "far_values" not in report.passed
+    assert set(report.passed) == set(CHECKS) - {"far_values"}
 
 
 def test_params_overrides_are_validated_and_used() -> None:

@@ -81,7 +81,7 @@ def test_backend_comparison_covers_every_available_backend(
     with httpx.Client(base_url=server.api, timeout=60) as client:
         available = {b["backend"] for b in ok(client.get("/backends"))["data"] if b["available"]}
     if REQUIRE_ALL_BACKENDS:
-        assert len(available) == 12
+        assert len(available) == 13  # the twelve PyOD detectors and surprise
     chart = tmp_path / "comparison.png"
     result = run_example("04_backend_comparison.py", server.url, "--output", str(chart))
     assert result.returncode == 0, result.stderr

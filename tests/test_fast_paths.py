@@ -7,6 +7,9 @@ row for the forest and LODA; one-row batches for ECOD and COPOD, which PyOD othe
 together with the rest of the batch), the same ROC-AUC on real data, and training scores and
 thresholds that still fit how new rows are scored. Speed is measured by the benchmarks, never
 asserted here.
+
+PyOD caps values beyond the training range; these tests fit with ``tail="capped"``, which keeps
+that exactly (the default tail beyond the range is tested in ``test_far_values.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_both(host: PluginHost, backend: str, X: np.ndarray, **params) -> tuple[FittedModel, FittedModel]:
+    """The fast path and PyOD's, both capped beyond the training range (PyOD's view) unless
+    ``params`` say otherwise."""
+    params = {"tail": "capped", **params}
     spec = host.detectors.get(backend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # PyOD's skewness of the constant column
@@ -75,6 +81,31 @@ def pyod_scores(model: FittedModel, X: np.ndarray) -> np.ndarray:
 
 
 # -- fidelity against PyOD --------------------------------------------------------------------
+
+
+def _fitting_cases() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    return {
+        "normal": rng.normal(size=(500, 6)),
+        "ties": rng.integers(0, 4, size=(300, 5)).astype(float),
+        "constant columns": np.column_stack([np.ones(100), rng.normal(size=100), np.zeros(100)]),
+        "skewed": skewed_tabular(400, 3),
+        "symmetric": np.tile(np.array([[-1.0, 0.0, 1.0]]).T, (50, 2)),
+        "two rows": rng.normal(size=(2, 3)),
+        "large offset": rng.normal(size=(2000, 8)) * 1e8 + 1e12,
+    }
+
+
+@pytest.mark.parametrize("backend", ECDF_BACKENDS)
+@pytest.mark.parametrize("case", ["normal", "ties", "constant columns", "skewed", "symmetric",
+                                  "two rows", "large offset"])
+def test_ecdf_fits_without_pyod_give_pyods_training_scores_exactly(host, backend, case) -> None:
+    """The threshold is a quantile of the training scores: anomd's own fit must reproduce
+    PyOD's ``decision_scores_`` bit for bit, ties, constant and symmetric columns included."""
+    X = _fitting_cases()[case]
+    fast, reference = fit_both(host, backend, X)
+    np.testing.assert_array_equal(fast.detector.training_scores_, reference.detector.estimator.decision_scores_)
+    assert fast.info.raw_threshold == reference.info.raw_threshold
 
 
 def skewed_tabular(n: int, seed: int) -> np.ndarray:
@@ -386,8 +417,8 @@ def test_one_row_python_path_equals_the_vectorised_path(host, backend, n_train) 
     numbers for new values, values seen in training, values beyond both extremes, and the
     constant and discrete columns."""
     X = tabular(n_train, 20)
-    fast, _ = fit_both(host, backend, X)
-    beyond = np.vstack([X.max(axis=0) + 1.0, X.min(axis=0) - 1.0, X.max(axis=0), X.min(axis=0)])
+    fast, _ = fit_both(host, backend, X, tail="extrapolated")
+    beyond = np.vstack([X.max(axis=0) + 1.0, X.min(axis=0) - 1.0, X.max(axis=0), X.min(axis=0), X.max(axis=0) * 40.0])
     rows = np.vstack([tabular(200, 21) * 1.3, X[:50], beyond])
     vectorised = fast.detector.score(rows)
     one_by_one = np.array([fast.detector.score_row(row.tolist()) for row in rows])
@@ -401,8 +432,9 @@ def test_wide_rows_take_the_vectorised_path(host) -> None:
     from anomd_builtins.detectors._ecdf_row import MAX_FEATURES
 
     X = np.random.default_rng(22).lognormal(size=(500, MAX_FEATURES + 1))
-    fast, _ = fit_both(host, "ecod", X)
+    fast, _ = fit_both(host, "ecod", X, tail="extrapolated")
     row = X[0] * 1.01
+    row[3] = X[:, 3].max() * 3.0  # beyond the range: the tail term on both paths
     assert fast.detector.score_row(row.tolist()) == pytest.approx(fast.detector.score(row[None, :])[0], rel=1e-12)
     assert "_row_scorer" not in fast.detector.__dict__
 

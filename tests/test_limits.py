@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import numpy as np
 import pytest
 from helpers import ok, problem, rows
 
-from anomd.testing import ServerProcess, start_server
+from anomd.testing import ServerProcess
 
 LIMITS = {
     "ANOMD_MAX_BODY_BYTES": "200000",
@@ -23,16 +21,18 @@ LIMITS = {
 
 
 @pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("limits"), env=LIMITS)
-    yield server
-    server.stop()
+def module_server_env() -> dict[str, str]:
+    return LIMITS
 
 
 @pytest.fixture(scope="module")
-def api(limited: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=limited.api, timeout=60) as client:
-        yield client
+def limited(module_server: ServerProcess) -> ServerProcess:
+    return module_server
+
+
+@pytest.fixture(scope="module")
+def api(module_api: httpx.Client) -> httpx.Client:
+    return module_api
 
 
 def test_rows_and_columns(api: httpx.Client) -> None:

@@ -30,7 +30,7 @@ def test_list_inspect_load_delete(api: httpx.Client, planted) -> None:
     assert info["samples_fitted"] == len(X) and info["content_hash"].startswith("sha256:")
     assert info["content_hash"] == fit["content_hash"]
     assert {"pyod", "numpy", "python"} <= set(info["library_versions"])
-    assert info["params"] == {"fast_scoring": True} and info["created"]  # ECOD's only parameter
+    assert info["params"] == {"fast_scoring": True, "tail": "extrapolated"} and info["created"]  # ECOD's parameters
 
     loaded = ok(api.post("/load", json={"model": "fraud-detector", "backend": "ecod"}))
     assert loaded == {"object": "load_result", "model": "fraud-detector", "backend": "ecod",

@@ -580,3 +580,29 @@ def test_fit_a_then_b_then_a_restores_a(service, backend, a, b) -> None:
     restarted = anomd.AnomalyService(service.settings)
     _, reloaded = restarted.score(probes, model=name, backend=backend)
     assert np.array_equal(reloaded.raw, first.raw) and np.array_equal(reloaded.score, first.score)
+
+
+@settings(deadline=None)  # the first example imports scipy.special
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=50))
+@example(values=[0.0, -0.0, 709.0, -709.0, 710.0, -745.2, -746.0, 746.0, 36.7, 37.0, 1e-300])
+def test_the_small_batch_logistic_is_scipys_bit_for_bit(values: list[float]) -> None:
+    """``normalization.expit`` scores small batches with ``math.exp`` (so the CLI need not
+    import scipy.special); that must be scipy's ``expit`` exactly, or a model's scores would
+    depend on how many rows were sent with them."""
+    from scipy.special import expit as scipy_expit
+
+    from anomd.normalization import _logistic
+
+    x = np.asarray(values, dtype=np.float64)
+    ours = np.array([_logistic(v) for v in values], dtype=np.float64)
+    assert np.array_equal(ours, scipy_expit(x), equal_nan=True)
+
+
+def test_small_batches_are_scored_without_importing_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from anomd.normalization import expit; "
+            "expit(np.linspace(-50, 50, 100)); print('scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

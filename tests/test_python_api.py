@@ -46,7 +46,8 @@ def test_detect_rejects_nan() -> None:
         ([[1.0, 2.0], [3.0], [1.0, 1.0]], "ragged rows: row 0 has 2 values, row 1 has 1"),
         ([[1.0, 2.0], [3.0, "x"], [1.0, 1.0]], "row 1, column 1: expected a number, got 'x'"),
         ([[1.0, 2.0], {"a": 1.0}, [1.0, 1.0]], "row 1 is an object"),
-        ([1.0, 2.0, 3.0], "row 0 is not a list of numbers"),
+        ([1.0, "x", 3.0], "a list of numbers (one feature) but item 1 is 'x'"),
+        (["a", "b"], "data is a list of strings; expected rows"),
     ],
 )
 def test_python_rows_get_the_servers_clear_errors(rows, message) -> None:

@@ -219,7 +219,7 @@ def test_the_first_point_fixes_the_keys_only_if_it_is_valid() -> None:
         ({"retrain_interval": 0}, InvalidInput, "retrain_interval"),
         ({"min_samples": 1}, InvalidInput, "min_samples"),
         ({"params": {"n_estimators": 10}}, InvalidInput, "unknown parameter"),
-        ({"rolling_windows": [2000], "window_size": 1000}, InvalidInput, "looks back 2000 rows"),
+        ({"rolling_windows": [5000], "window_size": 1000}, InvalidInput, "looks back 5000 rows, more than 4 times"),
         ({"threshold": float("nan")}, InvalidInput, "threshold"),
         ({"model_id": "a b"}, InvalidInput, "invalid stream id"),
     ],
@@ -426,13 +426,15 @@ def test_results_can_still_be_awaited_as_in_anomd_0_1() -> None:
 def test_every_setting_is_a_read_only_attribute_under_its_constructor_name() -> None:
     import inspect
 
-    wiring = {"plugins", "spec", "executor", "default_params"}
+    wiring = {"plugins", "settings", "spec", "executor", "default_params"}
     names = [n for n in inspect.signature(StreamingAnomalyDetector).parameters if n not in wiring]
     values = {
         "model_id": "attrs", "backend": "knn", "min_samples": 30, "retrain_interval": 40,
         "window_size": 300, "rolling_windows": [4], "include_lags": True, "lag_periods": [2],
         "contamination": 0.05, "threshold": 0.9, "params": {"n_neighbors": 7}, "retrain_lag": 3,
         "transforms": [{"transform": "diff", "periods": [1]}],
+        "postprocessor": {"postprocessor": "likelihood", "short": 5}, "pipeline": "tabular",
+        "timestamp_field": "ts", "late_points": "reject",
     }
     assert set(names) == set(values), "a new constructor argument needs a read-only attribute"
     detector = StreamingAnomalyDetector(**values)
@@ -445,9 +447,14 @@ def test_every_setting_is_a_read_only_attribute_under_its_constructor_name() -> 
             setattr(detector, name, value)
     detector.params["n_neighbors"] = 1  # a copy: the detector's settings cannot be changed this way
     assert detector.params == {"n_neighbors": 7}
-    defaults = StreamingAnomalyDetector("defaults")
-    assert (defaults.backend, defaults.window_size, defaults.retrain_lag, defaults.threshold) == ("ecod", 1000, None, None)
+    defaults = StreamingAnomalyDetector("defaults")  # the first point settles the pipeline
+    assert (defaults.pipeline, defaults.backend, defaults.window_size, defaults.threshold) == ("auto", None, 1000, None)
+    defaults.process({"temp": 1.0})
+    assert (defaults.pipeline, defaults.backend, defaults.retrain_lag) == ("tabular", "ecod", None)
     assert defaults.get_stats()["retrain_lag"] == defaults.retrain_interval == 100
+    series = StreamingAnomalyDetector("series")
+    series.process({"timestamp": "2024-03-01T12:00:00Z", "temp": 1.0})
+    assert (series.pipeline, series.backend, series.retrain_lag, series.contamination) == ("series", "surprise", 0, 0.01)
 
 
 # -- deterministic landing and replay -------------------------------------------------------------

@@ -25,6 +25,9 @@ BUILTIN_OPTIONS = {
     "rolling": {"windows": [1, 4, 9]},
     "lag": {"periods": [1, 3]},
     "diff": {"periods": [2]},
+    "seasonal": {"period": 5, "cycles": 3, "tolerance": 1},
+    "calendar": {"timezone": "Europe/Paris"},
+    "subsequence": {"length": 6},
 }
 
 
@@ -39,13 +42,33 @@ def test_builtin_transforms_pass(host: PluginHost, name: str) -> None:
     assert report.transform == name
     assert report.passed == list(CHECKS)
     assert report.lookback is not None and report.lookback >= 1
-    assert report.features and all(f.startswith(("temp_", "pressure_", "flow_rate_")) for f in report.features)
+    assert report.features
+    # Features are per column, but for the calendar's, which describe each point's time.
+    prefixes = ("hour_of_day_", "day_of_week_") if name == "calendar" else ("temp_", "pressure_", "flow_rate_")
+    assert all(f.startswith(prefixes) for f in report.features)
 
 
 def test_builtin_defaults_pass(host: PluginHost) -> None:
-    # lag and diff have defaults for every option; None must check exactly those.
-    for name in ("lag", "diff"):
+    # Every option of these has a default; None must check exactly those (seasonal then finds
+    # its period on the probe series, which has none: its feature is 0 throughout).
+    for name in ("lag", "diff", "seasonal", "calendar", "subsequence"):
         assert check_transform(host.transforms.get(name)).passed == list(CHECKS)
+
+
+def test_a_resolve_that_looks_back_further_than_promised_is_caught() -> None:
+    import msgspec
+
+    class Opts(msgspec.Struct, forbid_unknown_fields=True):
+        span: int | None = None
+
+    spec = TransformSpec(
+        id="greedy", description="rolling mean over a span settled on the data", options=Opts,
+        expressions=lambda cols, o: [pl.col(c).rolling_mean(o.span or 2, min_samples=1).alias(f"{c}_m") for c in cols],
+        lookback=lambda o: o.span or 2,
+        resolve=lambda o, rows, times: Opts(span=5) if o.span is None else o,
+    )
+    with pytest.raises(AssertionError, match=r"resolve: the settled options look back 5 rows, more than the 2"):
+        check_transform(spec)
 
 
 def test_exported_lazily_from_anomd_testing() -> None:

@@ -4,12 +4,21 @@ Batch use without a server::
 
     import anomd
 
+    detector = anomd.Detector("ecod", contamination=0.05).fit(frame)   # in memory, PyOD-style
+    detector.predict(new_frame), detector.decision_function(new_frame)
+
     service = anomd.AnomalyService()           # filesystem store in ./.anomd
     service.fit(rows, model="fraud", backend="ecod")
     fitted, scores = service.score(new_rows, model="fraud", backend="ecod")
 
     scores = anomd.detect(rows, backend="isolation_forest")   # fit and score, nothing stored
     anomd.plot(rows, scores).savefig("scores.png")           # needs the `plot` extra
+
+A running server, from Python (Arrow on the wire, DataFrames in and out)::
+
+    with anomd.Client("http://127.0.0.1:8000") as client:
+        client.fit(frame, model="fraud")
+        result = client.score(new_frame, model="fraud")    # result.is_anomaly, result.to_polars()
 
 Streaming::
 
@@ -25,18 +34,23 @@ from typing import TYPE_CHECKING, Any
 from anomd.hookspecs import hookimpl
 
 __all__ = [
-    "AnomalyService", "DetectorSpec", "DetectorStatus", "Scores", "StreamingAnomalyDetector", "detect", "hookimpl",
-    "plot",
+    "AnomalyService", "AsyncClient", "Client", "Detector", "DetectorSpec", "DetectorStatus", "Scores",
+    "StreamingAnomalyDetector", "detect", "hookimpl", "plot",
 ]
 
 if TYPE_CHECKING:
+    from anomd.client import AsyncClient, Client
     from anomd.detectors import DetectorSpec
+    from anomd.estimator import Detector
     from anomd.model import Scores
     from anomd.service import AnomalyService
     from anomd.streaming import DetectorStatus, StreamingAnomalyDetector
 
 _LAZY = {
     "AnomalyService": "anomd.service",
+    "Detector": "anomd.estimator",
+    "Client": "anomd.client",
+    "AsyncClient": "anomd.client",
     "DetectorSpec": "anomd.detectors",
     "Scores": "anomd.model",
     "FittedModel": "anomd.model",
@@ -59,22 +73,43 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def detect(data: Any, *, backend: str = "ecod", contamination: float = 0.1, **kwargs: Any) -> Scores:
+def detect(
+    data: Any, *, backend: str | None = None, contamination: float | None = None,
+    series: bool | None = None, timestamp_field: str = "timestamp", **kwargs: Any,
+) -> Scores:
     """Fits ``backend`` on ``data`` and scores the same rows, storing nothing.
 
+    Object rows with a ``timestamp`` are a time series: they are scored in time order, each on
+    what came before it, with the time-series pipeline (``scores.times`` holds their times),
+    unless ``series=False``. See docs/timeseries.md.
+
     Args:
-        data: Rows as lists of numbers, dicts keyed by column name, or a 2-D numpy array.
-        backend: Detector id (see ``anomd backends``).
-        contamination: Expected share of anomalies; sets the threshold.
+        data: Anything :class:`Detector` takes: NumPy (1-D is one feature), lists of rows or
+            numbers, dicts, pandas or Polars DataFrames and Series, Arrow tables.
+        backend: Detector id (see ``anomd backends``); default ``ecod`` (``surprise`` for a series).
+        contamination: Expected share of anomalies; sets the threshold (default 0.1; 0.01 for
+            a series).
+        series: Force (True) or refuse (False) the time-series treatment.
+        timestamp_field: The rows' timestamp key or column.
         **kwargs: ``normalization``, ``params``, ``schema``, ``threshold``.
     """
-    from anomd.backend_catalog import resolve_backend
-    from anomd.model import train
+    from anomd.errors import InvalidInput
+    from anomd.estimator import Detector
+    from anomd.inputs import prepare
+    from anomd.timeseries.series import detect_series, is_series
 
-    spec = resolve_backend(_default_plugins(), None, backend)
     threshold = kwargs.pop("threshold", None)
-    fitted = train(spec, data, name="detect", contamination=contamination, **kwargs)
-    return fitted.score(data, threshold=threshold)
+    # Once, for fitting and scoring; a table with a timestamp column comes back as rows.
+    data = prepare(data, schema=kwargs.get("schema"), time_field=timestamp_field)
+    if series is not False and is_series(data.data, timestamp_field):
+        return detect_series(
+            data.data, time_field=timestamp_field, backend=backend, contamination=contamination,  # type: ignore[arg-type]
+            threshold=threshold, params=kwargs.get("params"), plugins=_default_plugins(),
+        ).scores
+    if series:
+        raise InvalidInput(f"series is true but the rows carry no {timestamp_field!r}")
+    detector = Detector(backend or "ecod", contamination=0.1 if contamination is None else contamination, **kwargs)
+    return detector.fit(data, name="detect", timestamp_field=timestamp_field).scores(data, threshold=threshold)
 
 
 def plot(series_or_scores: Any, scores: Scores | None = None, **kwargs: Any) -> Any:

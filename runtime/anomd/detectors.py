@@ -9,14 +9,15 @@ backend gets the same semantics.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 import numpy as np
 
-from anomd.errors import BackendUnavailable, InvalidInput
+from anomd.errors import BackendUnavailable
+from anomd.struct_schema import inline_schema, parse_struct
 
 Speed = Literal["fast", "medium", "slow"]
 Memory = Literal["low", "medium", "high"]
@@ -131,6 +132,10 @@ class DetectorSpec:
         min_samples: Fewest training rows the backend accepts, given its parameters.
         memory_cost: Its working memory as a function of the data's shape (for admission
             control); the default assumes at most ten copies of the input matrix.
+        contract_exemptions: Behavioural checks of the detector contract
+            (:func:`anomd.testing.check_detector`) that do not apply to this algorithm, each
+            with the reason, e.g. ``{"far_values": "scores angles, which wrap around"}``. Only
+            the checks in ``anomd.testing.detector_contract.EXEMPTABLE`` can be exempted.
     """
 
     id: str
@@ -146,6 +151,7 @@ class DetectorSpec:
     install_hint: str = ""
     min_samples: Callable[[Any], int] = field(default=lambda params: 2)
     memory_cost: MemoryCost = DEFAULT_MEMORY_COST
+    contract_exemptions: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def missing_dependencies(self) -> list[str]:
         """Optional dependencies that cannot be imported (checked without importing them)."""
@@ -174,24 +180,8 @@ class DetectorSpec:
         Raises:
             InvalidInput: Naming the offending key, e.g. ``unknown parameter `foo```.
         """
-        try:
-            return msgspec.convert(raw or {}, self.params, strict=True)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(f"invalid params for backend {self.id!r}: {_explain(exc)}") from None
+        return parse_struct(raw, self.params, f"backend {self.id!r}", "params", "parameter")
 
     def params_schema(self) -> dict[str, Any]:
         """The JSON schema of ``params``, inlined so clients need no ``$defs`` lookup."""
-        schema = msgspec.json.schema(self.params)
-        defs = schema.pop("$defs", {})
-        ref = schema.pop("$ref", None)
-        if ref:
-            schema = {**defs[ref.rsplit("/", 1)[-1]], **schema}
-        return schema
-
-
-def _explain(exc: msgspec.ValidationError) -> str:
-    """Turns msgspec's ``... - at `$.key``` into ``... (key `key`)`` wording for params."""
-    text = str(exc)
-    if text.startswith("Object contains unknown field"):
-        return "unknown parameter " + text.removeprefix("Object contains unknown field ").split(" ")[0]
-    return text.replace("- at `$.", "- at parameter `")
+        return inline_schema(self.params)

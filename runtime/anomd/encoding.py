@@ -3,6 +3,13 @@
 Dict rows are matched by key name, never by key order: the encoder fixes the column order when
 a model is fitted and reuses it for every later request. Strings become one-hot categories and
 booleans 0/1, so transaction-like records work without client-side preparation.
+
+Two guards keep one request from becoming thousands of features: the rows' timestamp field
+(``timestamp`` unless configured) is never a feature (it is dropped from object rows; series
+detection orders rows by it), and a string column with more than :data:`MAX_CATEGORIES`
+distinct values is refused, naming it, before anything is allocated (ten thousand distinct
+strings are identifiers or times, not categories). The encoded width is checked against the
+server's ``max_columns`` at the same point.
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
-from anomd.errors import InvalidInput
+from anomd.errors import InvalidInput, TooLarge
 
 #: Keys written with a dot in JSON paths; any other key is quoted in brackets.
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ColumnKind = Literal["numeric", "boolean", "categorical"]
+
+#: Most distinct values a string column may have to become one-hot categories.
+MAX_CATEGORIES = 1000
 
 _KIND_ALIASES: dict[str, ColumnKind] = {
     "numeric": "numeric", "number": "numeric", "float": "numeric", "int": "numeric",
@@ -47,9 +57,15 @@ class Column(msgspec.Struct, frozen=True):
 
 
 class RowEncoder(msgspec.Struct, frozen=True):
-    """The fitted column layout of dict rows; ``None`` encoder means plain numeric list rows."""
+    """The fitted column layout of dict rows; ``None`` encoder means plain numeric list rows.
+
+    Attributes:
+        columns: The feature columns, by name.
+        ignored: A key rows may carry that is not a feature (their timestamp).
+    """
 
     columns: tuple[Column, ...]
+    ignored: str | None = None
 
     @property
     def features(self) -> list[str]:
@@ -59,10 +75,27 @@ class RowEncoder(msgspec.Struct, frozen=True):
         return {"schema": {c.name: c.kind for c in self.columns}, "features": self.features}
 
     @classmethod
-    def infer(cls, rows: Sequence[Mapping[str, Any]], schema: Mapping[str, str] | None) -> RowEncoder:
-        """Learns columns (sorted by name) and categories from training rows."""
-        names = sorted(rows[0].keys())
-        _check_same_keys(rows, set(names))
+    def infer(
+        cls,
+        rows: Sequence[Mapping[str, Any]],
+        schema: Mapping[str, str] | None,
+        ignored: str | None = None,
+        max_width: int | None = None,
+    ) -> RowEncoder:
+        """Learns columns (sorted by name) and categories from training rows.
+
+        Args:
+            ignored: A key that is not a feature (the rows' timestamp field), if present.
+            max_width: Most features the encoding may have (checked before allocating).
+
+        Raises:
+            InvalidInput: Bad schema, differing keys, a string column with too many values.
+            TooLarge: More features than ``max_width``.
+        """
+        keys = set(rows[0].keys())
+        ignored = ignored if ignored in keys else None
+        names = sorted(keys - {ignored})
+        _check_same_keys(rows, set(names), ignored=ignored)
         declared = {k: _kind(k, v) for k, v in (schema or {}).items()}
         unknown = sorted(set(declared) - set(names))
         if unknown:
@@ -73,13 +106,24 @@ class RowEncoder(msgspec.Struct, frozen=True):
             categories: tuple[str, ...] = ()
             if kind == "categorical":
                 categories = tuple(sorted({str(r[name]) for r in rows}))
+                if len(categories) > MAX_CATEGORIES:
+                    raise InvalidInput(
+                        f"column {name!r} has {len(categories)} distinct strings, more than the "
+                        f"{MAX_CATEGORIES} a categorical column may have: it looks like an identifier "
+                        "or a time, not a category. Leave it out, or, if it is the rows' time, name "
+                        "it 'timestamp' (or set timestamp_field) so it orders the rows instead"
+                    )
             columns.append(Column(name, kind, categories))
-        return cls(tuple(columns))
+        width = sum(len(c.features) for c in columns)
+        if max_width is not None and width > max_width:
+            raise TooLarge(f"these rows encode to {width} features, over this server's limit of "
+                           f"{max_width} columns (max_columns)")
+        return cls(tuple(columns), ignored)
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Encodes dict rows by key name into the fitted feature layout."""
         expected = {c.name for c in self.columns}
-        _check_same_keys(rows, expected, fitted=True)
+        _check_same_keys(rows, expected, fitted=True, ignored=self.ignored)
         width = sum(len(c.features) for c in self.columns)
         out = np.zeros((len(rows), width), dtype=np.float64)
         offset = 0
@@ -144,13 +188,17 @@ def path_segment(key: str | int) -> str:
     return f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key)}]"
 
 
-def _check_same_keys(rows: Sequence[Mapping[str, Any]], expected: set[str], fitted: bool = False) -> None:
+def _check_same_keys(
+    rows: Sequence[Mapping[str, Any]], expected: set[str], fitted: bool = False, ignored: str | None = None
+) -> None:
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise InvalidInput(
                 f"row {i} is not an object; rows must be all lists or all objects (at {data_path(i)})"
             )
         keys = row.keys()
+        if ignored is not None and ignored in keys:
+            keys = keys - {ignored}
         if keys != expected:
             missing = sorted(expected - set(keys))
             extra = sorted(set(keys) - expected)
@@ -262,14 +310,18 @@ def encode_rows(
     return numeric_matrix(rows, input_dim)  # type: ignore[arg-type]
 
 
-def fit_rows(rows: Sequence[Row], schema: Mapping[str, str] | None) -> tuple[np.ndarray, RowEncoder | None]:
-    """Encodes training rows, learning the encoder when rows are objects."""
+def fit_rows(
+    rows: Sequence[Row], schema: Mapping[str, str] | None, ignored: str | None = None,
+    max_width: int | None = None,
+) -> tuple[np.ndarray, RowEncoder | None]:
+    """Encodes training rows, learning the encoder when rows are objects (``ignored``: a key
+    that is not a feature; ``max_width``: most features allowed)."""
     if rows is None or len(rows) == 0:
         raise InvalidInput("data is empty; send at least one row")
     if isinstance(rows, np.ndarray):
         return encode_rows(rows, None, None), None
     if isinstance(rows[0], Mapping):
-        encoder = RowEncoder.infer(rows, schema)  # type: ignore[arg-type]
+        encoder = RowEncoder.infer(rows, schema, ignored, max_width)  # type: ignore[arg-type]
         if not encoder.columns:
             raise InvalidInput(f"rows must have at least one column ({data_path(0)} is empty)")
         return encoder.encode(rows), encoder  # type: ignore[arg-type]

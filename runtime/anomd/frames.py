@@ -26,13 +26,15 @@ def numeric_columns(frame: pl.DataFrame, exclude: Iterable[str] = ()) -> list[st
     return [name for name, dtype in frame.schema.items() if dtype.is_numeric() and name not in skip]
 
 
-def choose_columns(frame: pl.DataFrame, requested: Sequence[str] | None, source: str) -> list[str]:
-    """The columns to use: ``requested`` (checked), or every numeric one."""
+def choose_columns(
+    frame: pl.DataFrame, requested: Sequence[str] | None, source: str, exclude: Iterable[str] = ()
+) -> list[str]:
+    """The columns to use: ``requested`` (checked), or every numeric one but ``exclude``."""
     import polars as pl
 
     schema = frame.schema
     if requested is None:
-        columns = numeric_columns(frame)
+        columns = numeric_columns(frame, exclude)
         if not columns:
             raise InvalidInput(
                 f"{source} has no numeric columns (columns: {', '.join(frame.columns) or 'none'}); "

@@ -23,6 +23,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from anomd.detectors import DetectorSpec
+    from anomd.postprocessors import PostprocessorSpec
     from anomd.storage import StorageSpec
     from anomd.transforms import TransformSpec
 
@@ -63,4 +64,19 @@ def register_transforms(register: Callable[[TransformSpec], None]) -> None:
     Args:
         register: Call once per transform with a :class:`anomd.transforms.TransformSpec`. Its
             ``id`` is what clients name in ``transforms``; it must be unique across all plugins.
+    """
+
+
+@hookspec
+def register_postprocessors(register: Callable[[PostprocessorSpec], None]) -> None:
+    """Register score post-processors: a stream's raw scores in, its published ``score`` out.
+
+    A post-processor sees a stream's raw scores in arrival order and may keep state between
+    them (their recent distribution, the last alert); it makes ``score`` mean the same on every
+    stream. See :mod:`anomd.postprocessors`.
+
+    Args:
+        register: Call once per post-processor with a
+            :class:`anomd.postprocessors.PostprocessorSpec`. Its ``id`` is what clients name in
+            ``postprocessor``; it must be unique across all plugins.
     """

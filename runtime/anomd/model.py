@@ -16,9 +16,10 @@ import msgspec
 import numpy as np
 
 from anomd.detectors import Detector, DetectorSpec
-from anomd.encoding import Row, RowEncoder, encode_rows, fit_rows
+from anomd.encoding import RowEncoder, encode_rows
 from anomd.errors import InvalidInput
 from anomd.explain import EXPLAIN_LIMIT, Explanation, FeatureProfile, explain
+from anomd.inputs import TIMESTAMP_FIELD, model_matrix, prepare, training_matrix
 from anomd.normalization import NORMALIZATIONS, ScoreScaler, agree_with_flags, finite_scores
 from anomd.versions import library_versions
 
@@ -57,13 +58,18 @@ class ModelDetails(ModelInfo, kw_only=True, tag_field="object", tag="model"):
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """Scores of a batch of rows against one model."""
+    """Scores of a batch of rows against one model (or of a series, in row order).
+
+    Attributes:
+        times: A series' row times, seconds since the epoch (UTC); None for a table.
+    """
 
     raw: np.ndarray
     score: np.ndarray
     is_anomaly: np.ndarray
     threshold: float
     normalization: str
+    times: np.ndarray | None = None
 
 
 @dataclass(slots=True)
@@ -92,8 +98,9 @@ class FittedModel:
             return self.info.threshold
         return self.scaler.transform_one(self.info.raw_threshold, normalization)
 
-    def matrix(self, rows: Sequence[Row] | np.ndarray) -> np.ndarray:
-        return encode_rows(rows, self.encoder, self.info.input_dim)
+    def matrix(self, rows: Any) -> np.ndarray:
+        """Any supported input (see :mod:`anomd.inputs`) as the matrix this model scores."""
+        return model_matrix(prepare(rows), self.encoder, self.info.input_dim)
 
     def score_matrix(
         self, X: np.ndarray, threshold: float | None = None, normalization: str | None = None
@@ -118,7 +125,7 @@ class FittedModel:
 
     def score(
         self,
-        rows: Sequence[Row] | np.ndarray,
+        rows: Any,
         threshold: float | None = None,
         normalization: str | None = None,
     ) -> Scores:
@@ -154,7 +161,7 @@ def check_contamination(value: float) -> float:
 
 def train(
     spec: DetectorSpec,
-    rows: Sequence[Row] | np.ndarray,
+    rows: Any,
     *,
     name: str,
     contamination: float = 0.1,
@@ -164,14 +171,21 @@ def train(
     description: str | None = None,
     plugin: str | None = None,
     encoder: RowEncoder | None = None,
+    time_field: str | None = None,
+    max_width: int | None = None,
 ) -> FittedModel:
     """Fits ``spec``'s detector on ``rows`` and learns the threshold from ``contamination``.
+
+    ``rows`` is anything :func:`anomd.inputs.prepare` takes; a table's column names become the
+    model's feature names, and later tables are scored by those names.
 
     ``encoder`` names the columns of a matrix the caller encoded itself from a table (dataset
     jobs build the matrix from Parquet columns directly, far faster than via dict rows); the
     model then scores dict rows by those names, like a model fitted on dict rows. Object rows
     may come with the encoder already inferred from them (memory admission measures the
     encoded width first); it then encodes them.
+    ``time_field`` is the rows' timestamp key, never a feature; ``max_width`` bounds how many
+    features object rows may encode to (checked before the matrix is allocated).
 
     Raises:
         InvalidInput: For bad settings, bad rows, too few rows, or data the algorithm cannot
@@ -181,7 +195,8 @@ def train(
     normalization = check_normalization(normalization)
     parsed = spec.parse_params(dict(params or {}))
     if encoder is None:
-        X, encoder = fit_rows(rows, schema)
+        X, encoder = training_matrix(prepare(rows, schema=schema, time_field=time_field or TIMESTAMP_FIELD),
+                                     schema, time_field, max_width)
     else:
         X = encode_rows(rows, encoder, len(encoder.features))
     needed = spec.min_samples(parsed)

@@ -179,6 +179,36 @@ class ModelStore:
             ))
         return rows
 
+    def named(self, name: str) -> list[tuple[str, str]]:
+        """``(filename, backend)`` of every stored model called ``name``, sorted.
+
+        Filenames are ``<name>_<backend>.joblib`` and both parts may contain ``_``, so the
+        candidates the prefix finds are confirmed by their signed manifests (a header read
+        each; usually one or two).
+
+        Raises:
+            ArtifactRejected: No candidate is confirmed and one failed its integrity check (a
+                store shared with another signing key, a tampered file): that is the answer.
+        """
+        prefix = MODELS_PREFIX + name + "_"
+        with storage_errors(f"looking up models named {name}"):
+            keys = sorted(o.key for o in self.storage.list(prefix) if o.key.endswith(SUFFIX))
+        found, rejected = [], []
+        for key in keys:
+            filename = key.removeprefix(MODELS_PREFIX)
+            try:
+                info = self.manifest(filename)[0].info
+            except NotFound:
+                continue  # deleted meanwhile
+            except ArtifactRejected as exc:
+                rejected.append(exc)  # whose it is cannot be read: maybe this name's
+                continue
+            if info.name == name:
+                found.append((filename, info.backend))
+        if not found and rejected:
+            raise rejected[0]  # the one candidate failed its check: say why, not "not found"
+        return found
+
     def delete(self, filename: str) -> bool:
         with storage_errors(f"deleting {filename}"):
             deleted = self.storage.delete(model_key(filename))

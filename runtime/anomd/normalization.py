@@ -11,11 +11,12 @@ difference, so that ``is_anomaly`` is always ``score > threshold`` as documented
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Literal, get_args
 
 import msgspec
 import numpy as np
-from scipy.special import expit
 
 Normalization = Literal["standardization", "zscore", "raw", "minmax"]
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
@@ -111,6 +112,37 @@ class ScoreScaler(msgspec.Struct, frozen=True):
 
     def transform_one(self, raw: float, method: str) -> float:
         return float(self.transform(np.array([raw]), method)[0])
+
+
+#: Up to this many values, the logistic map is computed with ``math.exp`` (see :func:`expit`).
+_SMALL = 4096
+
+
+def expit(x: np.ndarray) -> np.ndarray:
+    """The logistic function ``1 / (1 + exp(-x))``, as ``scipy.special.expit`` computes it.
+
+    scipy's ``expit`` is that formula with the C library's ``exp``, which is also what
+    ``math.exp`` calls, so a small batch gets the same bits from a Python loop without
+    importing ``scipy.special`` -- a third of a second of ``anomd detect``'s start-up on a
+    small file. Large batches, and any process that has scipy loaded anyway (a server),
+    use scipy's vectorised loop. (NumPy's own ``exp`` is SIMD code that differs from the C
+    library's in the last bit for about 2 % of inputs, which would make batch scores differ
+    from the streaming path's ``math.exp``; ``tests/test_properties.py`` checks the two paths
+    agree bit for bit.)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.size > _SMALL or "scipy.special" in sys.modules:
+        from scipy.special import expit as vectorised
+
+        return vectorised(x)
+    return np.fromiter((_logistic(v) for v in x.ravel().tolist()), np.float64, x.size).reshape(x.shape)
+
+
+def _logistic(v: float) -> float:
+    try:
+        return 1.0 / (1.0 + math.exp(-v))
+    except OverflowError:  # exp(-v) beyond the largest float: C gives inf, and 1 / inf is 0
+        return 0.0
 
 
 def agree_with_flags(score: np.ndarray, flags: np.ndarray, threshold: float) -> np.ndarray:

@@ -9,7 +9,7 @@ plugins go through exactly the same path as third-party ones.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,18 +19,31 @@ from importlib_metadata import EntryPoint, entry_points
 from anomd import hookspecs
 from anomd.detectors import DetectorSpec
 from anomd.errors import PluginError
+from anomd.postprocessors import PostprocessorSpec
 from anomd.registry import Registry
 from anomd.storage import StorageSpec
 from anomd.transforms import TransformSpec
 
 ENTRY_POINT_GROUP = "anomd"
 
-#: What each registration hook accepts; checked when ``register`` is called, so the error
-#: points at the plugin's own call.
-_SPEC_TYPES: dict[str, type] = {
-    "register_detectors": DetectorSpec,
-    "register_storage": StorageSpec,
-    "register_transforms": TransformSpec,
+
+@dataclass(frozen=True)
+class _Kind:
+    """One registration hook: what it accepts, where it goes, how the report names it."""
+
+    registry: str  # attribute of PluginHost
+    spec: type
+    key: str  # attribute of the spec that is its id
+    label: str  # "detector:ecod" in a plugin's ``provides``
+
+
+#: Every registration hook. What it accepts is checked when ``register`` is called, so the
+#: error points at the plugin's own call.
+_KINDS: dict[str, _Kind] = {
+    "register_detectors": _Kind("detectors", DetectorSpec, "id", "detector"),
+    "register_storage": _Kind("storage", StorageSpec, "scheme", "storage"),
+    "register_transforms": _Kind("transforms", TransformSpec, "id", "transform"),
+    "register_postprocessors": _Kind("postprocessors", PostprocessorSpec, "id", "postprocessor"),
 }
 
 
@@ -81,16 +94,16 @@ class PluginHost:
         self.detectors: Registry[DetectorSpec] = Registry("detector")
         self.storage: Registry[StorageSpec] = Registry("storage backend")
         self.transforms: Registry[TransformSpec] = Registry("transform")
-        self._staged: dict[str, list[tuple[Callable[[Any, PluginRecord], None], Any]]] = {}
+        self.postprocessors: Registry[PostprocessorSpec] = Registry("postprocessor")
+        self._staged: dict[str, list[tuple[_Kind, Any]]] = {}
         if use_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 self._load_entry_point(ep)
         for obj in extra:
             name = getattr(obj, "__name__", None) or type(obj).__name__
             self._register(obj, PluginRecord(name, name, None, None, "loaded"))
-        self._collect("register_detectors", self._add_detector)
-        self._collect("register_storage", self._add_storage)
-        self._collect("register_transforms", self._add_transform)
+        for hook in _KINDS:
+            self._collect(hook)
         self._commit()
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
@@ -151,14 +164,15 @@ class PluginHost:
                 self.pm.unregister(plugin)
             self._fail(record, f"invalid plugin: {exc}", exc)
 
-    def _collect(self, hook: str, add: Callable[[Any, PluginRecord], None]) -> None:
+    def _collect(self, hook: str) -> None:
         """Calls one hook plugin by plugin, so each registration is attributed and isolated.
 
         Registrations are only staged here; :meth:`_commit` adds them once every hook has run,
         so a plugin whose hook raises half-way serves nothing, rather than being reported as
         failed while what it registered before the error is served.
         """
-        expected = _SPEC_TYPES.get(hook, object)
+        kind = _KINDS[hook]
+        expected = kind.spec
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
             record = self.records[impl.plugin_name]
             if record.status != "loaded":
@@ -169,7 +183,7 @@ class PluginHost:
                 if not isinstance(item, expected):
                     got = type(item).__name__
                     raise TypeError(f"{hook} expects {expected.__name__}, got {got}")
-                _staged.append((add, item))
+                _staged.append((kind, item))
 
             try:
                 impl.function(register=register)
@@ -187,27 +201,11 @@ class PluginHost:
         """
         for name, record in list(self.records.items()):  # load order: earlier plugins hold ids
             if record.status == "loaded":
-                for add, item in self._staged.get(name, ()):
-                    add(item, record)
+                for kind, item in self._staged.get(name, ()):
+                    key = getattr(item, kind.key)
+                    getattr(self, kind.registry).add(key, item, record.label)
+                    record.provides.append(f"{kind.label}:{key}")
         self._staged.clear()
-
-    def _add_detector(self, spec: Any, record: PluginRecord) -> None:
-        if not isinstance(spec, DetectorSpec):
-            raise TypeError(f"register_detectors expects DetectorSpec, got {type(spec).__name__}")
-        self.detectors.add(spec.id, spec, record.label)
-        record.provides.append(f"detector:{spec.id}")
-
-    def _add_storage(self, spec: Any, record: PluginRecord) -> None:
-        if not isinstance(spec, StorageSpec):
-            raise TypeError(f"register_storage expects StorageSpec, got {type(spec).__name__}")
-        self.storage.add(spec.scheme, spec, record.label)
-        record.provides.append(f"storage:{spec.scheme}")
-
-    def _add_transform(self, spec: Any, record: PluginRecord) -> None:
-        if not isinstance(spec, TransformSpec):
-            raise TypeError(f"register_transforms expects TransformSpec, got {type(spec).__name__}")
-        self.transforms.add(spec.id, spec, record.label)
-        record.provides.append(f"transform:{spec.id}")
 
     def _fail(self, record: PluginRecord, message: str, exc: BaseException) -> None:
         record.status = "failed"

@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_rows: Positive = 1_000_000
     #: Most columns (features) per row in a batch request (413 above it).
     max_columns: Positive = 10_000
+    #: The key (object rows, stream points) or column (files) that holds a row's time. It is
+    #: never a feature: it orders the rows of a series and feeds time features.
+    timestamp_field: Annotated[str, msgspec.Meta(min_length=1)] = "timestamp"
     #: Longest name for a new model or stream; the API's own ceiling is 128.
     max_name_length: Annotated[int, msgspec.Meta(ge=1, le=128)] = 128
     #: Largest model artifact in bytes; a fit that would store a bigger one is refused (413)

@@ -13,6 +13,16 @@ without a kernel is evaluated through its expressions (slower, same result).
 
 Every transform must be *causal*: a row's features may depend on that row and earlier rows,
 never on later ones, so that training features and live features mean the same thing.
+
+Two optional abilities serve time series:
+
+* ``uses_time``: the transform reads the points' timestamps (seconds since the epoch, UTC) from
+  the column :data:`TIME_COLUMN`, present when the stream's points carry a timestamp; its
+  ``latest`` kernel then gets the timestamps as the last column of ``tail``.
+* ``resolve``: options settled from the data at every fit (a period found in the training
+  window, say). The runtime calls it on the rows a model is fitted on and uses the resolved
+  options for that model's training features and live features alike, so both still mean the
+  same thing; ``lookback`` of the unresolved options must bound every resolved one.
 """
 
 from __future__ import annotations
@@ -23,11 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from anomd.errors import InvalidInput
+from anomd.struct_schema import inline_schema, parse_struct
 
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
+
+#: Name of the timestamp column (seconds since the epoch, UTC) in the frames transforms see.
+TIME_COLUMN = "__time__"
 
 
 @dataclass(frozen=True)
@@ -47,7 +60,13 @@ class TransformSpec:
             the newest row's features (a 10-row rolling window needs 10; lag 2 needs 3).
         latest: Optional ``latest(tail, options) -> 1-D array``: the newest row's features, in
             the order ``expressions`` lists them, from ``tail`` (the last ``min(lookback, rows
-            seen)`` rows, oldest first, one column per raw column in ``columns`` order).
+            seen)`` rows, oldest first, one column per raw column in ``columns`` order, then the
+            timestamps when ``uses_time``).
+        uses_time: The features read :data:`TIME_COLUMN`; such a transform needs points with a
+            timestamp.
+        resolve: Optional ``resolve(options, rows, times) -> options``: options settled on the
+            training rows of each fit (``rows`` one column per raw column, ``times`` their
+            timestamps or None). Must only look at the rows it is given.
     """
 
     id: str
@@ -56,6 +75,8 @@ class TransformSpec:
     expressions: Callable[[Sequence[str], Any], list[pl.Expr]]
     lookback: Callable[[Any], int]
     latest: Callable[[np.ndarray, Any], np.ndarray] | None = None
+    uses_time: bool = False
+    resolve: Callable[[Any, np.ndarray, np.ndarray | None], Any] | None = None
 
     def parse_options(self, raw: dict[str, Any] | None) -> msgspec.Struct:
         """Validates options strictly.
@@ -63,17 +84,8 @@ class TransformSpec:
         Raises:
             InvalidInput: Naming the transform and the offending option.
         """
-        try:
-            return msgspec.convert(raw or {}, self.options, strict=True)
-        except msgspec.ValidationError as exc:
-            detail = str(exc).replace("- at `$.", "- at option `")
-            raise InvalidInput(f"invalid options for transform {self.id!r}: {detail}") from None
+        return parse_struct(raw, self.options, f"transform {self.id!r}")
 
     def options_schema(self) -> dict[str, Any]:
         """The JSON schema of the options, for documentation."""
-        schema = msgspec.json.schema(self.options)
-        defs = schema.pop("$defs", {})
-        ref = schema.pop("$ref", None)
-        if ref:
-            schema = {**defs[ref.rsplit("/", 1)[-1]], **schema}
-        return schema
+        return inline_schema(self.options)

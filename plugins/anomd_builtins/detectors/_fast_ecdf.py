@@ -5,6 +5,10 @@ detector keeps only a :class:`~._ecdf_sketch.ECDFSketch` and the sign of each co
 training skewness, and drops the PyOD estimator, which holds the training matrix and four
 more matrices of the same size. Scoring costs O(d log k) per row whatever the training size.
 
+With ``fast_scoring`` (the default) PyOD is not used at all: the training scores it would
+compute are computed the same way by ``_ecdf_training``, so fitting imports neither PyOD nor
+scikit-learn. With it off, PyOD fits and scores (the reference).
+
 Semantics: PyOD's ``decision_function`` ranks the new rows *together with* the training rows
 and with each other, so a row's score depends on the other rows of its batch. Here each value
 is ranked against the training rows alone. A value not present in the training column is
@@ -22,6 +26,10 @@ The per-feature scores follow the papers and PyOD's code: ``U_l = -log F(x)``,
 left tail as its "skewness-corrected" score, positive skewness the right tail, and exactly
 zero skewness (e.g. a constant column) both added, as PyOD's sign arithmetic gives.
 ECOD takes ``max(U_l, U_r, U_skew)`` per feature, COPOD ``max(U_skew, (U_l + U_r) / 2)``.
+
+Beyond a column's training range those tail probabilities stop falling (a value past the
+maximum ranks like the maximum); with ``tail="extrapolated"`` the row's score adds the tail
+model's nats of every value beyond its range (``_range_tails``), on both paths.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ import numpy as np
 from ._appended_skew import AppendedSkew
 from ._ecdf_row import MAX_FEATURES, ECDFRowScorer
 from ._ecdf_sketch import ECDFSketch
+from ._ecdf_training import training_scores
 from ._pyod import PyODDetector
+from ._range_tails import Tail
 
 Rule = Literal["ecod", "copod"]
 
@@ -53,30 +63,37 @@ def combine_tails(left: np.ndarray, right: np.ndarray, signs: np.ndarray, rule: 
 
 
 class ECDFTailDetector(PyODDetector):
-    """ECOD or COPOD: fitted by PyOD, scored from a sketch unless ``fast_scoring`` is off.
+    """ECOD or COPOD scored from a sketch; with ``fast_scoring`` off, PyOD fits and scores.
 
     Args:
-        estimator: An unfitted PyOD ``ECOD`` or ``COPOD``.
-        rule: Which combination rule ``estimator`` implements.
+        estimator: An unfitted PyOD ``ECOD`` or ``COPOD``; None with ``fast_scoring``.
+        rule: Which combination rule applies (``estimator``'s).
         fast_scoring: False keeps PyOD's estimator and its scoring path (the reference).
+        tail: ``"extrapolated"`` adds the tail's nats beyond the training range; ``"capped"``
+            keeps PyOD's scores there.
     """
 
-    def __init__(self, estimator: Any, rule: Rule, fast_scoring: bool = True) -> None:
-        super().__init__(estimator)
+    #: The scores are sums of ``-log`` tail probabilities: a tail nat adds as it is.
+    nats_to_score = 1.0
+
+    def __init__(self, estimator: Any, rule: Rule, fast_scoring: bool = True, tail: Tail = "capped") -> None:
+        super().__init__(estimator, tail)
         self.rule = rule
         self.fast_scoring = fast_scoring
 
-    def fit(self, X: np.ndarray) -> ECDFTailDetector:
-        super().fit(X)
-        if self.fast_scoring:
-            self.sketch_ = ECDFSketch(X)
-            self.skew_ = AppendedSkew(X)
-            self.estimator = None  # holds the training matrix; the sketch replaces it
-        return self
-
-    def score(self, X: np.ndarray) -> np.ndarray:
+    def fit_estimator(self, X: np.ndarray) -> None:
         if not self.fast_scoring:
-            return super().score(X)
+            super().fit_estimator(X)
+            return
+        X = np.asarray(X, dtype=np.float64)
+        self.training_scores_ = training_scores(X, self.rule)
+        self.sketch_ = ECDFSketch(X)
+        self.skew_ = AppendedSkew(X)
+        self.estimator = None  # PyOD's would hold the training matrix; the sketch replaces it
+
+    def capped_score(self, X: np.ndarray) -> np.ndarray:
+        if not self.fast_scoring:
+            return super().capped_score(X)
         left, right, seen = self.sketch_.tail_probabilities(X)
         # A value seen in training keeps the training column's skewness, as its tails do.
         signs = np.where(seen, self.skew_.training_signs(), self.skew_.signs(X))
@@ -91,7 +108,10 @@ class ECDFTailDetector(PyODDetector):
         if self.fast_scoring and len(row) <= MAX_FEATURES:
             scorer = self.__dict__.get("_row_scorer")
             if scorer is None:
-                scorer = self.__dict__["_row_scorer"] = ECDFRowScorer(self.sketch_, self.skew_, self.rule == "ecod")
+                tails = self.beyond_.tails if self.beyond_ is not None else None
+                scorer = self.__dict__["_row_scorer"] = ECDFRowScorer(
+                    self.sketch_, self.skew_, self.rule == "ecod", tails
+                )
             return scorer.score(row)
         return float(self.score(np.asarray(row, dtype=np.float64).reshape(1, -1))[0])
 

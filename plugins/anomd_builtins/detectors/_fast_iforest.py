@@ -5,6 +5,10 @@ fast path then scores with a :class:`~._packed_forest.PackedForest`, which gives
 numbers as PyOD's ``decision_function`` (to floating-point rounding, usually bit for bit)
 without scikit-learn's per-tree Python overhead. The PyOD estimator is dropped after packing:
 the packed arrays are all scoring needs, so the saved artifact holds nothing twice.
+
+No split separates a value beyond a feature's training range from the most extreme training
+value (every threshold lies inside the range), so the forest's own score is capped there and
+clipping would change nothing; the tail term (``_range_tails``) is added to it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 
 from ._packed_forest import PackedForest
 from ._pyod import PyODDetector
+from ._range_tails import Tail
 
 
 class FastIForestDetector(PyODDetector):
@@ -23,10 +28,11 @@ class FastIForestDetector(PyODDetector):
     Args:
         estimator: An unfitted PyOD ``IForest``.
         fast_scoring: False keeps PyOD's estimator and its scoring path (the reference).
+        tail: ``"extrapolated"`` adds the tail term beyond the training range (``_range_tails``).
     """
 
-    def __init__(self, estimator: Any, fast_scoring: bool = True) -> None:
-        super().__init__(estimator)
+    def __init__(self, estimator: Any, fast_scoring: bool = True, tail: Tail = "capped") -> None:
+        super().__init__(estimator, tail)
         self.fast_scoring = fast_scoring
 
     def fit(self, X: np.ndarray) -> FastIForestDetector:
@@ -39,7 +45,7 @@ class FastIForestDetector(PyODDetector):
             self.estimator = None
         return self
 
-    def score(self, X: np.ndarray) -> np.ndarray:
+    def capped_score(self, X: np.ndarray) -> np.ndarray:
         if not self.fast_scoring:
-            return super().score(X)
+            return super().capped_score(X)
         return self.forest_.score_samples(X) + self.offset_

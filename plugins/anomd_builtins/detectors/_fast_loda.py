@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._pyod import PyODDetector
+from ._range_tails import Tail
 
 #: Up to this many rows, one (rows x projections x edges) comparison beats a loop over the
 #: projections (measured crossover ~100 rows with 100 projections and 10 bins).
@@ -39,10 +40,16 @@ class FastLODADetector(PyODDetector):
     Args:
         estimator: An unfitted PyOD ``LODA`` with an integer ``n_bins``.
         fast_scoring: False keeps PyOD's estimator and its scoring path (the reference).
+        tail: ``"extrapolated"`` scores values beyond the training range on its end plus the
+            tail term (``_range_tails``).
     """
 
-    def __init__(self, estimator: Any, fast_scoring: bool = True) -> None:
-        super().__init__(estimator)
+    #: A far value projects into the histograms' bumpy tails (or past them, where PyOD caps):
+    #: the tail term alone decides how the score grows beyond the range.
+    clip_beyond_range = True
+
+    def __init__(self, estimator: Any, fast_scoring: bool = True, tail: Tail = "capped") -> None:
+        super().__init__(estimator, tail)
         self.fast_scoring = fast_scoring
 
     def fit(self, X: np.ndarray) -> FastLODADetector:
@@ -61,9 +68,9 @@ class FastLODADetector(PyODDetector):
             self.estimator = None
         return self
 
-    def score(self, X: np.ndarray) -> np.ndarray:
+    def capped_score(self, X: np.ndarray) -> np.ndarray:
         if not self.fast_scoring:
-            return super().score(X)
+            return super().capped_score(X)
         X = np.asarray(X, dtype=np.float64)
         # Rounding error bound of each projection (a d-term dot product, sum |w_j x_j| bounded
         # by max |x| * sum |w|), with a wide margin; see the module docstring on bin edges.

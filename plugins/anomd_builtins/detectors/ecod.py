@@ -1,8 +1,10 @@
 """ECOD: empirical-CDF outlier detection (Li et al., 2022). Parameter-free and fast.
 
-PyOD fits; scoring uses a per-column ECDF sketch (see ``_fast_ecdf``) so that one row costs
-microseconds and the model does not store the training matrix. ``fast_scoring=False`` keeps
-PyOD's own scoring path.
+Fitted as PyOD fits it, without importing PyOD; scoring uses a per-column ECDF sketch (see
+``_fast_ecdf``) so that one row costs microseconds and the model does not store the training
+matrix. ``fast_scoring=False`` keeps PyOD's own fitting and scoring path. ``tail`` decides how
+a value beyond a column's training range counts (``_range_tails``): further out, more
+anomalous (the default), or capped as in PyOD.
 """
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._fast_ecdf import ECDFTailDetector
 from ._fast_param import FastScoring
+from ._range_tails import TailParam
 
 
 class ECODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     fast_scoring: FastScoring = True
+    tail: TailParam = "extrapolated"
 
 
 def build(params: ECODParams, contamination: float) -> ECDFTailDetector:
+    if params.fast_scoring:  # fitted without PyOD (same training scores, see _ecdf_training)
+        return ECDFTailDetector(None, "ecod", True, params.tail)
     from pyod.models.ecod import ECOD
 
-    return ECDFTailDetector(ECOD(contamination=contamination), "ecod", params.fast_scoring)
+    return ECDFTailDetector(ECOD(contamination=contamination), "ecod", False, params.tail)
 
 
 MB = 1 << 20

@@ -1,7 +1,14 @@
-"""HBOS: histogram-based outlier score (Goldstein & Dengel, 2012)."""
+"""HBOS: histogram-based outlier score (Goldstein & Dengel, 2012).
+
+PyOD scores a value beyond a feature's histogram like its emptiest bin (``alpha`` keeps that at
+most ``-log2(alpha)`` bits), however far out it is. With ``tail="extrapolated"`` (the default)
+the score adds the tail model's bits of every value beyond its feature's training range
+(``_range_tails``); ``"capped"`` is PyOD's score.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import msgspec
@@ -10,18 +17,28 @@ import anomd
 from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
+from ._range_tails import TailParam
 
 
 class HBOSParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     n_bins: Annotated[int, msgspec.Meta(ge=2, le=10_000, description="Histogram bins per feature.")] = 10
     alpha: Annotated[float, msgspec.Meta(gt=0, lt=1, description="Regulariser against empty bins.")] = 0.1
     tol: Annotated[float, msgspec.Meta(ge=0, le=1, description="Tolerance for values just outside a bin.")] = 0.5
+    tail: TailParam = "extrapolated"
 
 
-def build(params: HBOSParams, contamination: float) -> PyODDetector:
+class HBOSDetector(PyODDetector):
+    """PyOD HBOS; its score is a sum of ``-log2`` densities, so a tail nat is log2(e) of score."""
+
+    nats_to_score = 1.0 / math.log(2.0)
+
+
+def build(params: HBOSParams, contamination: float) -> HBOSDetector:
     from pyod.models.hbos import HBOS
 
-    return PyODDetector(HBOS(n_bins=params.n_bins, alpha=params.alpha, tol=params.tol, contamination=contamination))
+    return HBOSDetector(
+        HBOS(n_bins=params.n_bins, alpha=params.alpha, tol=params.tol, contamination=contamination), params.tail
+    )
 
 
 MB = 1 << 20

@@ -16,6 +16,7 @@ from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._fast_iforest import FastIForestDetector
 from ._fast_param import FastScoring
+from ._range_tails import TailParam
 
 
 class IsolationForestParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -25,6 +26,7 @@ class IsolationForestParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     bootstrap: bool = False
     random_state: int | None = 42
     fast_scoring: FastScoring = True
+    tail: TailParam = "extrapolated"
 
 
 def build(params: IsolationForestParams, contamination: float) -> FastIForestDetector:
@@ -40,6 +42,7 @@ def build(params: IsolationForestParams, contamination: float) -> FastIForestDet
             contamination=contamination,
         ),
         params.fast_scoring,
+        params.tail,
     )
 
 

@@ -15,6 +15,7 @@ from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._fast_loda import FastLODADetector
 from ._fast_param import FastScoring
+from ._range_tails import TailParam
 
 
 class LODAParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -22,6 +23,7 @@ class LODAParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     n_random_cuts: Annotated[int, msgspec.Meta(ge=1, le=10_000, description="Random projections.")] = 100
     random_state: int | None = 42
     fast_scoring: FastScoring = True
+    tail: TailParam = "extrapolated"
 
 
 def build(params: LODAParams, contamination: float) -> FastLODADetector:
@@ -31,6 +33,7 @@ def build(params: LODAParams, contamination: float) -> FastLODADetector:
         LODA(n_bins=params.n_bins, n_random_cuts=params.n_random_cuts, random_state=params.random_state,
              contamination=contamination),
         params.fast_scoring,
+        params.tail,
     )
 
 

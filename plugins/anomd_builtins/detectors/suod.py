@@ -17,6 +17,7 @@ import anomd
 from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
+from ._range_tails import TailParam
 
 BaseName = Literal["lof", "hbos", "copod", "ecod", "isolation_forest", "knn", "loda"]
 
@@ -33,6 +34,7 @@ class SUODParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # on every fit (a side effect that is unsafe across threads and on read-only installs).
     bps_flag: bool = False
     random_state: int | None = 42
+    tail: TailParam = "extrapolated"
 
 
 def _base(name: str, seed: int | None):
@@ -84,7 +86,14 @@ def _quiet_suod() -> None:
 
 
 class SUODDetector(PyODDetector):
-    """Seeds numpy around fit: SUOD's random projections draw from the global generator."""
+    """Seeds numpy around fit: SUOD's random projections draw from the global generator.
+
+    Beyond the training range its members disagree (HBOS and the forest cap, the regressors
+    that approximate kNN and LOF level off at random), so with ``tail="extrapolated"`` values
+    beyond the range are scored on its end plus the tail term (``_range_tails``).
+    """
+
+    clip_beyond_range = True
 
     def __init__(self, params: SUODParams, contamination: float) -> None:
         from pyod.models.suod import SUOD
@@ -97,7 +106,8 @@ class SUODDetector(PyODDetector):
                 combination=params.combination, rp_flag_global=params.rp_flag_global,
                 approx_flag_global=params.approx_flag_global, bps_flag=params.bps_flag,
                 contamination=contamination, n_jobs=1, verbose=False,
-            )
+            ),
+            params.tail,
         )
 
     def fit(self, X):
@@ -107,9 +117,9 @@ class SUODDetector(PyODDetector):
             np.random.seed(self.seed)
         return super().fit(X)
 
-    def score(self, X):
+    def capped_score(self, X):
         with _SCORING:
-            return super().score(X)
+            return super().capped_score(X)
 
 
 MB = 1 << 20

@@ -220,15 +220,16 @@ class _Renderer:
                 for p in params
             ]
             lines.append("")
-        body = (
-            op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-        )
+        content = op.get("requestBody", {}).get("content", {})
+        body = content.get("application/json", {}).get("schema")
         if body:
             lines += self.body_section("Request body", body)
+        lines += _alternative("Or a request body", content)
         status, response = _success(op)
         schema = response.get("content", {}).get("application/json", {}).get("schema")
         if schema:
             lines += self.body_section(f"Response `{status}`", schema)
+        lines += _alternative(f"Or a response `{status}`", response.get("content", {}))
         lines += self.other_replies(op)
         example = EXAMPLES.get(f"{method.upper()} {path}")
         if example:
@@ -291,11 +292,18 @@ INTRO = [
         "listed in the response's `warnings`."
     ),
     (
+        "- `/fit`, `/score` and `/detect` also take the rows as an Arrow IPC stream "
+        "(`Content-Type: application/vnd.apache.arrow.stream`; the table's columns are the "
+        "features, the other fields are query parameters), and `/score` and `/detect` answer in "
+        "Arrow when `Accept` prefers it: same validation, limits and errors "
+        "([inputs.md](inputs.md))."
+    ),
+    (
         '- Errors are RFC 9457 problem details: `{"type", "title", "status", "detail"}`, '
         "sent as `application/problem+json`, where `detail` says what to change. Statuses: 400/422 "
         "bad input, 403 backend disabled by the operator, 404 unknown model or backend, 409 "
         "conflict or rejected artifact, 413 body or row count over the limit, 415 a body not sent "
-        "as `application/json`, 503 storage unavailable. Each route below lists the ones it can "
+        "as `application/json` (or Arrow, where taken), 503 storage unavailable. Each route below lists the ones it can "
         "answer with. A 500 is a bug."
     ),
     (
@@ -303,6 +311,15 @@ INTRO = [
         "order: fit, score, detect, load, then the management routes."
     ),
 ]
+
+
+def _alternative(title: str, content: Schema) -> list[str]:
+    """Lines for the media types other than JSON a body may have (Arrow streams)."""
+    lines = []
+    for media, entry in content.items():
+        if media != "application/json":
+            lines += [f"{title}: `{media}`. {entry.get('schema', {}).get('description', '')}".rstrip(), ""]
+    return lines
 
 
 def _row(*cells: str) -> str:

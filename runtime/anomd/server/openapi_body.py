@@ -20,13 +20,16 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import (
     Example,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
+    Parameter,
     Reference,
     RequestBody,
 )
 
+from anomd.arrow import ARROW_STREAM
 from anomd.server.schemas import Problem
 
 REF = "#/components/schemas/{name}"
@@ -45,6 +48,25 @@ MEANINGS: Mapping[int, str] = {
 }
 #: The errors of every route that decodes a JSON body: ``body.py`` and the body size limit.
 DECODING_ERRORS = (400, 413, 415, 422)
+#: What those errors mean on a route that also takes an Arrow body (``arrow_body.py``).
+BATCH_DECODING_ERRORS: tuple[Error, ...] = (
+    (400, "Malformed JSON or Arrow stream, or an empty body."),
+    (413, ("The body, its row or column count, or the size an Arrow body decodes to, is over "
+          "this server's limits.")),
+    (415, ("The body is neither JSON (`application/json`, UTF-8) nor an Arrow IPC stream "
+          f"(`{ARROW_STREAM}`).")),
+    (422, ("Well-formed but unusable input (including query parameters: with an Arrow body, a "
+          "bad or repeated one; with a JSON body, any); `detail` says which and why.")),
+)
+ARROW_BODY = (
+    "An Arrow IPC stream whose columns are the features (numbers, booleans; strings become "
+    "categories), one row per row of `data`. The request's other fields are query parameters."
+)
+ARROW_REPLY = (
+    "Sent when `Accept` prefers it: the rows of `data` as Arrow columns `index`, `raw_score`, "
+    "`score`, `is_anomaly` (and `explanation`, JSON text, with `explain`); the rest of the JSON "
+    "reply is in the `Anomd-Summary` header."
+)
 
 #: An error status, alone or with what it means on this route.
 Error = int | tuple[int, str]
@@ -101,6 +123,63 @@ def json_body(
 ) -> type[Operation]:
     """:func:`operation` for a route whose body is ``kind``: the decoding errors are implied."""
     return operation(*DECODING_ERRORS, *errors, body=kind, example=example)
+
+
+def batch_body(
+    kind: type[msgspec.Struct], *errors: Error, example: Mapping[str, Any] | None = None,
+    arrow_reply: bool = False,
+) -> type[Operation]:
+    """:func:`json_body` for a batch route, which also takes an Arrow body with the other
+    fields as query parameters and, with ``arrow_reply``, answers in Arrow when asked."""
+    base = operation(*BATCH_DECODING_ERRORS, *errors, body=kind, example=example)
+
+    @dataclass
+    class _BatchOperation(base):  # type: ignore[valid-type, misc]
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            assert self.request_body is not None and not isinstance(self.request_body, Reference)
+            self.request_body.content[ARROW_STREAM] = OpenAPIMediaType(
+                schema={"type": "string", "format": "binary", "description": ARROW_BODY})  # type: ignore[arg-type]
+            self.parameters = [*(self.parameters or []), *query_parameters(kind)]
+            if arrow_reply:
+                ok = self.responses["200"]  # type: ignore[index]
+                assert isinstance(ok, OpenAPIResponse) and ok.content is not None
+                ok.content[ARROW_STREAM] = OpenAPIMediaType(
+                    schema={"type": "string", "format": "binary", "description": ARROW_REPLY})  # type: ignore[arg-type]
+                ok.headers = {"Anomd-Summary": OpenAPIHeader(
+                    schema={"type": "string"},  # type: ignore[arg-type]
+                    description="With an Arrow reply: the JSON reply without `data`, as JSON text.",
+                )}
+
+    return _BatchOperation
+
+
+def query_parameters(kind: type[msgspec.Struct]) -> list[Parameter]:
+    """``kind``'s fields other than ``data``, as the query parameters of an Arrow request."""
+    _, components = msgspec.json.schema_components([kind], ref_template=REF)
+    properties = components[kind.__name__]["properties"]
+    parameters = []
+    for name, schema in properties.items():
+        if name == "data":
+            continue
+        parameters.append(Parameter(
+            name=name, param_in="query", required=False, schema=_query_schema(schema),  # type: ignore[arg-type]
+            description=f"With an Arrow body only: {schema.get('description', 'as in the JSON body.')}",
+        ))
+    return parameters
+
+
+def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body field's schema as a query parameter's: no null (an absent parameter is the
+    default), objects as their JSON text."""
+    options = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    value = dict(options[0]) if len(options) == 1 else {"anyOf": options}
+    value.pop("description", None)
+    if value.get("type") == "object":
+        return {"type": "string", "description": "A JSON object."}
+    if "default" in schema and schema["default"] is not None:
+        value["default"] = schema["default"]
+    return value
 
 
 def request_components() -> dict[str, Any]:

@@ -15,6 +15,8 @@ from anomd.server.schemas import (
     ScoreSummary,
 )
 from anomd.service import FitOutcome
+from anomd.timeseries.series import SeriesResult
+from anomd.timeseries.timestamps import iso
 
 
 def model_params(model: FittedModel) -> dict:
@@ -50,12 +52,15 @@ def _points(scores: Scores, rows: np.ndarray, explanations: dict[int, Explanatio
 
 
 def score_response(
-    model: FittedModel, scores: Scores, explanations: dict[int, Explanation], warnings: list[str]
+    model: FittedModel, scores: Scores, explanations: dict[int, Explanation], warnings: list[str],
+    *, points: bool = True,
 ) -> ScoreResponse:
+    """The ``/score`` reply; ``points=False`` leaves ``data`` empty (an Arrow reply carries the
+    rows as a table and only the rest in a header)."""
     n = int(scores.raw.shape[0])
     count = int(scores.is_anomaly.sum())
     return ScoreResponse(
-        data=_points(scores, np.arange(n), explanations),
+        data=_points(scores, np.arange(n), explanations) if points else [],
         total_count=n,
         model=model.info.name,
         backend=model.info.backend,
@@ -67,11 +72,13 @@ def score_response(
     )
 
 
-def detect_response(model: FittedModel, scores: Scores, warnings: list[str]) -> DetectResponse:
+def detect_response(
+    model: FittedModel, scores: Scores, warnings: list[str], *, points: bool = True
+) -> DetectResponse:
     n = int(scores.raw.shape[0])
     anomalous = np.flatnonzero(scores.is_anomaly)
     return DetectResponse(
-        data=_points(scores, anomalous, {}),
+        data=_points(scores, anomalous, {}) if points else [],
         total_count=int(anomalous.size),
         model=model.info.name,
         backend=model.info.backend,
@@ -81,5 +88,31 @@ def detect_response(model: FittedModel, scores: Scores, warnings: list[str]) -> 
             normalization=scores.normalization,
         ),
         training_time_ms=model.info.training_time_ms,
+        warnings=warnings,
+    )
+
+
+def series_detect_response(result: SeriesResult, warnings: list[str], *, points: bool = True) -> DetectResponse:
+    """A series' flagged rows, with their times; the summary says how the series was scored."""
+    scores, stats = result.scores, result.stats
+    n = int(scores.raw.shape[0])
+    anomalous = np.flatnonzero(scores.is_anomaly)
+    points = _points(scores, anomalous, {}) if points else []
+    for point in points:
+        point.timestamp = iso(float(result.times[point.index]))
+    seasonal = [t for t in stats.transforms if t.get("transform") == "seasonal"]
+    return DetectResponse(
+        data=points,
+        total_count=int(anomalous.size),
+        model="detect",
+        backend=stats.backend,
+        summary=DetectSummary(
+            total_points=n, anomalies_detected=int(anomalous.size),
+            anomaly_rate=anomalous.size / n if n else 0.0, threshold=scores.threshold,
+            normalization=scores.normalization, pipeline="series",
+            period=seasonal[0].get("period") if seasonal else None,
+            warm_up_rows=int(n - result.scored.sum()), features=list(stats.features or []),
+        ),
+        training_time_ms=result.elapsed_ms,
         warnings=warnings,
     )

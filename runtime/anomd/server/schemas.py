@@ -47,6 +47,12 @@ Backend = Annotated[
     str | None,
     msgspec.Meta(description="Detector id (see GET /backends); default: the server's default_backend (ecod)."),
 ]
+#: The backend of a stored model: found by the model's name when left out.
+StoredBackend = Annotated[
+    str | None,
+    msgspec.Meta(description=("Detector id of the stored model; may be left out when only one stored "
+                              "model has this name (two or more: 409).")),
+]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
 
@@ -75,7 +81,11 @@ class FitRequest(msgspec.Struct, kw_only=True):
 
 
 class DetectRequest(FitRequest, kw_only=True):
-    """A ``/fit`` body (sent as is, it is accepted) plus ``threshold``; nothing is stored."""
+    """A ``/fit`` body (sent as is, it is accepted) plus ``threshold``; nothing is stored.
+
+    Object rows that carry a timestamp are a series (docs/timeseries.md): scored in time order
+    as a stream would have scored them, unless ``series`` is false.
+    """
 
     model: Annotated[str, msgspec.Meta(description="Ignored: nothing is stored (the reply says \"detect\").")] = "default"
     overwrite: Annotated[bool, msgspec.Meta(description="Ignored: nothing is stored.")] = True
@@ -84,12 +94,20 @@ class DetectRequest(FitRequest, kw_only=True):
         float | None,
         msgspec.Meta(description="Decision threshold on the `score` scale; default: learned from contamination."),
     ] = None
+    contamination: Annotated[Annotated[float, msgspec.Meta(gt=0, le=0.5)] | None, msgspec.Meta(description=(
+        "Expected share of anomalies; default 0.1, or 0.01 for a series."))] = None
+    series: Annotated[bool | None, msgspec.Meta(description=(
+        "Score the rows as a time series (in time order, each on what came before): default when "
+        "the rows carry a timestamp; false scores them as a table, the timestamp left out."))] = None
+    timestamp_field: Annotated[Annotated[str, msgspec.Meta(min_length=1)] | None, msgspec.Meta(description=(
+        "The rows' timestamp key (ISO 8601 or epoch seconds/milliseconds); default: the server's "
+        "timestamp_field, `timestamp`."))] = None
 
 
 class ScoreRequest(msgspec.Struct, kw_only=True):
     data: Data
     model: ModelName = "default"
-    backend: Backend = None
+    backend: StoredBackend = None
     threshold: Annotated[
         float | None,
         msgspec.Meta(description="Override of the model's threshold, on the `score` scale (0.0 is valid)."),
@@ -104,7 +122,7 @@ class ScoreRequest(msgspec.Struct, kw_only=True):
 
 class LoadRequest(msgspec.Struct, kw_only=True):
     model: ModelName = "default"
-    backend: Backend = None
+    backend: StoredBackend = None
 
 
 class FitResponse(msgspec.Struct, kw_only=True):
@@ -135,6 +153,7 @@ class ScorePoint(msgspec.Struct, kw_only=True):
         description="With explain: the feature with the largest contribution; contributions that "
         "tie (saturated scores) are ordered by the feature's robust distance from its training median.",
     )] | msgspec.UnsetType = msgspec.UNSET
+    timestamp: Annotated[str, msgspec.Meta(description="A series row's time (ISO 8601, UTC).")] | UnsetType = UNSET
 
 
 class ScoreSummary(msgspec.Struct, kw_only=True):
@@ -160,7 +179,13 @@ class DetectSummary(msgspec.Struct, kw_only=True):
     anomalies_detected: int
     anomaly_rate: float
     threshold: float
-    normalization: str
+    normalization: Annotated[str, msgspec.Meta(description="The score's scale; `calibrated` for a series.")]
+    pipeline: Annotated[str, msgspec.Meta(description="`series` or `tabular`.")] = "tabular"
+    period: Annotated[int | None, msgspec.Meta(description=(
+        "A series: the period found (points per cycle; 0 none)."))] | UnsetType = UNSET
+    warm_up_rows: Annotated[int, msgspec.Meta(description=(
+        "A series: its first rows, not scored (score 0) while the stream learns."))] | UnsetType = UNSET
+    features: Annotated[list[str], msgspec.Meta(description="A series: what each point was scored on.")] | UnsetType = UNSET
 
 
 class DetectResponse(msgspec.Struct, kw_only=True):

@@ -55,7 +55,7 @@ def stream_estimate(
     shape = admission.rows_shape(points)
     lags = len(config.lag_periods or [1]) if config.include_lags else 0
     transforms = len(config.rolling_windows or []) * _PER_TRANSFORM + lags
-    transforms += len(config.transforms) * _PER_TRANSFORM
+    transforms += len(config.transforms or []) * _PER_TRANSFORM
     features = shape.width * (1 + transforms)
     return admission.estimate_stream(spec, params, shape, config.window_size, features, body_bytes)
 

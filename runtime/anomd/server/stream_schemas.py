@@ -11,7 +11,7 @@ ids follow the model-name rule) are stated in the published schema with ``extra_
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar.openapi.spec import Example
@@ -35,12 +35,16 @@ StreamIdPath = Annotated[str, PathParameter(
     examples=[Example(value="my-sensor")],
 )]
 #: Decoded as any object so ``anomd.streaming.points`` can name the bad key and point index.
+#: Values are numbers, but for the timestamp (a string or a number).
 Point = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema={
     "minProperties": 1, "maxProperties": MAX_COLUMNS,
-    "propertyNames": {"minLength": 1}, "additionalProperties": {"type": "number"},
+    "propertyNames": {"minLength": 1}, "additionalProperties": {"type": ["number", "string"]},
 })]
 Transform = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema={
     "required": ["transform"], "properties": {"transform": {"type": "string"}},
+})]
+Postprocessor = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema={
+    "required": ["postprocessor"], "properties": {"postprocessor": {"type": "string"}},
 })]
 
 
@@ -52,19 +56,32 @@ class StreamRequest(msgspec.Struct, kw_only=True):
     ]
     model_id: StreamId | UnsetType = UNSET
     model: Annotated[StreamId, msgspec.Meta(description="Alias of model_id.")] | UnsetType = UNSET
-    backend: Annotated[str, msgspec.Meta(description="Detector id; default ecod.")] | UnsetType = UNSET
-    min_samples: Annotated[int, msgspec.Meta(ge=2, description="Points before the first fit; default 50.")] | UnsetType = UNSET
-    retrain_interval: Annotated[int, msgspec.Meta(ge=1, description="Points learned between retrains; default 100.")] | UnsetType = UNSET
+    pipeline: Annotated[Literal["auto", "series", "tabular"], msgspec.Meta(description=(
+        "Defaults for every field left out: series (points with a timestamp: seasonal and level "
+        "surprise, calibrated, one alert per episode) or tabular; auto (default): series when the "
+        "first point has a timestamp."))] | UnsetType = UNSET
+    timestamp_field: Annotated[str, msgspec.Meta(min_length=1, description=(
+        "The points' timestamp key (ISO 8601 or epoch seconds/milliseconds); never a feature. "
+        "Default timestamp."))] | UnsetType = UNSET
+    late_points: Annotated[Literal["accept", "reject"], msgspec.Meta(description=(
+        "A point earlier than the stream's latest: accept (default; processed in arrival order, its "
+        "time moved up to the latest) or reject (422)."))] | UnsetType = UNSET
+    backend: Annotated[str, msgspec.Meta(description="Detector id; default surprise (series) or ecod (tabular).")] | UnsetType = UNSET
+    min_samples: Annotated[int, msgspec.Meta(ge=2, description="Points before the first fit; default 30 (series) or 50.")] | UnsetType = UNSET
+    retrain_interval: Annotated[int, msgspec.Meta(ge=1, description="Points learned between retrains; default 500 (series) or 100.")] | UnsetType = UNSET
     retrain_lag: Annotated[Annotated[int, msgspec.Meta(ge=0, le=MAX_WINDOW)] | None, msgspec.Meta(description=(
         "Points between a retrain's start and the point after which it is swapped in (waiting "
         "for it there if needed), so replays give the same results; default retrain_interval."))] | UnsetType = UNSET
     window_size: Annotated[int, msgspec.Meta(ge=2, le=MAX_WINDOW, description="Newest rows kept; default 1000.")] | UnsetType = UNSET
-    contamination: Annotated[float, msgspec.Meta(gt=0, le=0.5, description="Expected share of anomalies; default 0.1.")] | UnsetType = UNSET
+    contamination: Annotated[float, msgspec.Meta(gt=0, le=0.5, description="Expected share of anomalies; default 0.01 (series) or 0.1.")] | UnsetType = UNSET
     threshold: Annotated[float | None, msgspec.Meta(description="Fixed threshold on the score scale; default learned.")] | UnsetType = UNSET
     rolling_windows: Annotated[list[Annotated[int, msgspec.Meta(ge=1)]] | None, msgspec.Meta(description="Rolling mean/std/min/max windows, e.g. [5, 10].")] | UnsetType = UNSET
     include_lags: Annotated[bool, msgspec.Meta(description="Add lagged values; default false.")] | UnsetType = UNSET
     lag_periods: Annotated[list[Annotated[int, msgspec.Meta(ge=1)]] | None, msgspec.Meta(description="Lags when include_lags is true; default [1].")] | UnsetType = UNSET
-    transforms: Annotated[list[Transform], msgspec.Meta(description="More transforms, e.g. [{\"transform\": \"diff\", \"periods\": [1]}].")] | UnsetType = UNSET
+    transforms: Annotated[list[Transform], msgspec.Meta(description="Transforms, e.g. [{\"transform\": \"diff\", \"periods\": [1]}]; default: the pipeline's.")] | UnsetType = UNSET
+    postprocessor: Annotated[Postprocessor, msgspec.Meta(description=(
+        "Raw scores to published scores, e.g. {\"postprocessor\": \"likelihood\"}; default episode "
+        "(series) or none."))] | UnsetType = UNSET
     params: Annotated[dict[str, Any], msgspec.Meta(description="The backend's hyper-parameters.")] | UnsetType = UNSET
 
 

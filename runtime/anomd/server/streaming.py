@@ -44,9 +44,10 @@ from anomd.streaming.config import StreamConfig
 from anomd.streaming.detector import StreamingAnomalyDetector
 from anomd.streaming.executors import RetrainPool
 from anomd.streaming.manager import DetectorClosed, StreamManager
-from anomd.streaming.points import PointReader, columns_of
+from anomd.streaming.points import reader_for
 from anomd.streaming.results import BatchOutcome, StreamingResult
 from anomd.streaming.stats import DetectorStats
+from anomd.timeseries.timestamps import DEFAULT_FIELD
 
 log = structlog.get_logger("anomd.streaming")
 
@@ -82,7 +83,7 @@ def _request_id(req: StreamRequest) -> str:
     return stream_id(DEFAULT_STREAM if chosen is UNSET else chosen)  # type: ignore[arg-type]
 
 
-def check_points(points: list[Any]) -> None:
+def check_points(points: list[Any], time_field: str) -> None:
     """Refuses bad points before a detector may be created for them.
 
     The detector checks its points itself, but only once it exists: a first request with a bad
@@ -92,7 +93,7 @@ def check_points(points: list[Any]) -> None:
     Raises:
         InvalidInput: Naming the point and the key, as the detector would.
     """
-    PointReader(columns_of(points[0])).matrix(points)
+    reader_for(points[0], time_field).matrix(points)
 
 
 def _response(model_id: str, out: BatchOutcome, warnings: list[str]) -> StreamResponse:
@@ -182,7 +183,7 @@ class StreamController(Controller):
 
         stream = manager.live(model_id)
         if stream is None:
-            check_points(points)
+            check_points(points, sent.get("timestamp_field") or DEFAULT_FIELD)
         elif len(points) == 1:
             # A plain tick on a live detector: microseconds of work, done right here.
             manager.check_same(stream.detector, sent)
@@ -195,8 +196,9 @@ class StreamController(Controller):
 
         def work() -> StreamResponse:
             if len(points) == 1:
-                return manager.run(model_id, sent, lambda d: respond(d, INLINE.process(d, points[0])))[1]
-            _, out = manager.run(model_id, sent, lambda detector: detector.process_many(points))
+                return manager.run(
+                    model_id, sent, lambda d: respond(d, INLINE.process(d, points[0])), first=points[0])[1]
+            _, out = manager.run(model_id, sent, lambda detector: detector.process_many(points), first=points[0])
             app_state.live.publish(model_id, points, out)
             return _response(model_id, out, warnings)
 

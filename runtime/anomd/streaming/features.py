@@ -12,6 +12,12 @@ One plan serves three paths, all from the same definition:
 
 Because every transform is causal and looks back at most ``lookback`` rows, the newest row's
 features computed from the last ``lookback`` rows equal those computed from the whole series.
+
+A timed stream's rows end with their timestamp (:data:`anomd.transforms.TIME_COLUMN` in the
+frames); it is never a feature itself, only time-aware transforms read it. Transforms whose
+options are settled on the data (a period found in the window) are resolved per fitted model
+(:meth:`FeaturePlan.resolved`), so a model's training features and its live features always
+use the same settled options.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from anomd.errors import InvalidInput
-from anomd.transforms import TransformSpec
+from anomd.transforms import TIME_COLUMN, TransformSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,21 +44,37 @@ class TransformStep:
     def describe(self) -> dict[str, Any]:
         return {"transform": self.spec.id, **msgspec.to_builtins(self.options)}
 
+    def resolved(self, rows: np.ndarray, times: np.ndarray | None) -> TransformStep:
+        """This step with its options settled on ``rows`` (itself when nothing is to settle)."""
+        if self.spec.resolve is None:
+            return self
+        return TransformStep(self.spec, self.spec.resolve(self.options, rows, times))
+
 
 class FeaturePlan:
-    """Raw columns and transform steps, compiled once per stream.
+    """Raw columns and transform steps, compiled once per stream (and per fitted model).
 
     Args:
         columns: The stream's raw columns (feature order).
         steps: Transforms to apply, in order.
+        timed: Rows carry their timestamp as a last column.
 
     Raises:
-        InvalidInput: Two features with the same name (e.g. the same window twice).
+        InvalidInput: Two features with the same name (e.g. the same window twice), or a
+            transform that needs timestamps on a stream without them.
     """
 
-    def __init__(self, columns: Sequence[str], steps: Sequence[TransformStep] = ()) -> None:
+    def __init__(self, columns: Sequence[str], steps: Sequence[TransformStep] = (), timed: bool = False) -> None:
         self.columns = tuple(columns)
         self.steps = tuple(steps)
+        self.timed = timed
+        untimed = [step.spec.id for step in self.steps if step.spec.uses_time and not timed]
+        if untimed:
+            raise InvalidInput(
+                f"transform {untimed[0]!r} reads the points' timestamps; this stream's points have "
+                "none (send a 'timestamp' with every point, or leave the transform out)"
+            )
+        self._frame_schema = [*self.columns, *([TIME_COLUMN] if timed else [])]
         derived = [e for step in self.steps for e in step.spec.expressions(self.columns, step.options)]
         self.expressions: list[pl.Expr] = [pl.col(c) for c in self.columns] + derived
         self.names: list[str] = [e.meta.output_name() for e in self.expressions]
@@ -66,18 +88,26 @@ class FeaturePlan:
         self.width = len(self.names)
         self.lookback = max([1, *(step.spec.lookback(step.options) for step in self.steps)])
         self._kernels = all(step.spec.latest is not None for step in self.steps)
-        probe = self.latest(np.zeros((1, len(self.columns))))
+        self._n = len(self.columns)
+        probe = self.latest(np.zeros((1, len(self._frame_schema))))
         if probe.shape != (self.width,):
             raise TypeError(
                 f"a transform's latest() gives {probe.shape[0]} features but its expressions give "
                 f"{self.width - len(self.columns)}; the kernel must follow the expressions"
             )
 
+    def resolved(self, rows: np.ndarray) -> FeaturePlan:
+        """The plan with every transform's options settled on ``rows`` (a fit's training rows)."""
+        if not any(step.spec.resolve is not None for step in self.steps):
+            return self
+        values, times = rows[:, : self._n], (rows[:, -1] if self.timed else None)
+        return FeaturePlan(self.columns, [s.resolved(values, times) for s in self.steps], self.timed)
+
     def frame(self, rows: np.ndarray) -> np.ndarray:
         """Features of every row of a series (n × width), via the Polars expressions."""
         if not self.steps:
-            return np.array(rows, dtype=np.float64)
-        frame = pl.from_numpy(np.ascontiguousarray(rows), schema=list(self.columns), orient="row")
+            return np.array(rows[:, : self._n], dtype=np.float64)
+        frame = pl.from_numpy(np.ascontiguousarray(rows), schema=self._frame_schema, orient="row")
         out = frame.select(self.expressions).to_numpy().astype(np.float64, copy=False)
         if not np.isfinite(out).all():
             raise InvalidInput("the feature transforms produced non-finite values from finite input")
@@ -85,18 +115,22 @@ class FeaturePlan:
 
     def latest(self, tail: np.ndarray) -> np.ndarray:
         """Features of the newest row of ``tail`` (its last ``lookback`` rows suffice)."""
+        n = self._n
         if not self.steps:
-            return tail[-1]
+            return tail[-1, :n]
         if self._kernels:
-            return np.concatenate(
-                [tail[-1], *(step.spec.latest(tail, step.options) for step in self.steps)]  # type: ignore[misc]
-            )
+            values = tail[:, :n] if self.timed else tail
+            return np.concatenate([
+                values[-1],
+                *(step.spec.latest(tail if step.spec.uses_time else values, step.options)  # type: ignore[misc]
+                  for step in self.steps),
+            ])
         return self.frame(tail[-self.lookback :])[-1]
 
     def new_rows(self, history: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Features of ``rows`` that arrive after ``history`` (only its last rows are read)."""
         if not self.steps:
-            return rows
+            return rows[:, : self._n]
         context = history[max(0, len(history) - (self.lookback - 1)) :] if self.lookback > 1 else history[:0]
         return self.frame(np.concatenate((context, rows)))[len(context) :]
 

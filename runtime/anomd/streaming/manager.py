@@ -139,12 +139,13 @@ class StreamManager:
                 self._live.move_to_end(model_id)
             return stream
 
-    def open(self, model_id: str, sent: Mapping[str, Any]) -> LiveStream:
+    def open(self, model_id: str, sent: Mapping[str, Any], first: Mapping[str, Any] | None = None) -> LiveStream:
         """The stream ``model_id``: live, restored from its checkpoint, or created.
 
         Args:
             sent: Configuration fields the client sent (only these are compared with an
                 existing detector's configuration; fields left out take the defaults).
+            first: The first point of the request; a new stream's pipeline is settled on it.
 
         Raises:
             Conflict: The detector exists with a different value for a field in ``sent``.
@@ -153,7 +154,7 @@ class StreamManager:
         check_name(model_id, "stream id")
         stream = self.live(model_id)
         if stream is None:
-            stream = self._load(model_id, lambda: self._create(model_id, sent))
+            stream = self._load(model_id, lambda: self._create(model_id, sent, first))
         self.check_same(stream.detector, sent)
         return stream
 
@@ -181,7 +182,8 @@ class StreamManager:
         return stream
 
     def run(
-        self, model_id: str, sent: Mapping[str, Any], work: Callable[[StreamingAnomalyDetector], T]
+        self, model_id: str, sent: Mapping[str, Any], work: Callable[[StreamingAnomalyDetector], T],
+        first: Mapping[str, Any] | None = None,
     ) -> tuple[LiveStream, T]:
         """Runs ``work`` on the detector for ``model_id`` (opened as :meth:`open` does).
 
@@ -202,7 +204,7 @@ class StreamManager:
             stream = self.peek(model_id)
             victims: list[str] = []
             if stream is None:
-                detector = self._restore(model_id) or self._create(model_id, sent)
+                detector = self._restore(model_id) or self._create(model_id, sent, first)
                 stream, victims = self._admit(model_id, detector)
             self.check_same(stream.detector, sent)
             result = stream.run(work)
@@ -228,18 +230,24 @@ class StreamManager:
             )
 
     def _detector(self, model_id: str, config: StreamConfig | Mapping[str, Any]) -> StreamingAnomalyDetector:
-        """A new detector built with this service's plugins, backend rules and defaults."""
+        """A new detector built with this service's plugins, backend rules and defaults (a
+        backend the client names and one a pipeline supplies go through the same rules)."""
         fields = dict(config) if isinstance(config, Mapping) else config.as_dict()
-        spec = self.service.detector(fields.get("backend"))
-        fields["backend"] = spec.id
         return StreamingAnomalyDetector(
-            model_id, **fields, plugins=self.service.plugins, spec=spec, executor=self.executor,
-            default_params=self.service.settings.backend_defaults.get(spec.id, {}),
+            model_id, **fields, plugins=self.service.plugins, settings=self.service.settings,
+            executor=self.executor,
         )
 
-    def _create(self, model_id: str, sent: Mapping[str, Any]) -> StreamingAnomalyDetector:
+    def _create(
+        self, model_id: str, sent: Mapping[str, Any], first: Mapping[str, Any] | None
+    ) -> StreamingAnomalyDetector:
+        """A new detector, its pipeline settled on ``first`` so that a configuration that fails
+        only once settled is refused before the stream exists."""
         check_new_name(model_id, self.service.settings.max_name_length, "stream id")
-        return self._detector(model_id, sent)
+        detector = self._detector(model_id, sent)
+        if first is not None:
+            detector.prepare(first)
+        return detector
 
     def _restore(self, model_id: str) -> StreamingAnomalyDetector | None:
         key = checkpoint.checkpoint_key(model_id)

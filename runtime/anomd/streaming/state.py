@@ -25,7 +25,8 @@ class PendingFit:
 
 @dataclass(frozen=True, slots=True)
 class DetectorState:
-    """A detector's whole state: keys, window, model, counters, a retrain in flight."""
+    """A detector's whole state: keys, window, model, counters, a retrain in flight, the
+    timestamp key and latest time, and the post-processor's state."""
 
     columns: list[str] | None
     rows: np.ndarray | None
@@ -43,10 +44,15 @@ class DetectorState:
     last_fit_ms: float | None
     pending: PendingFit | None
     stats: DetectorStats | None
+    time_field: str | None = None
+    last_time: float | None = None
+    late: int = 0
+    postprocessor: Any = None
 
     @classmethod
     def from_v1(cls, state: dict[str, Any]) -> DetectorState:
         """A state from a format-1 checkpoint (a dict; a retrain in flight was counted as due
         rather than kept, so the restored detector starts it again on its next point)."""
         fields = {name: state[name] for name in cls.__dataclass_fields__ if name in state}
-        return cls(**{**fields, "pending": None, "stats": None})
+        return cls(**{**fields, "pending": None, "stats": None, "time_field": None,
+                      "last_time": None, "late": 0, "postprocessor": None})

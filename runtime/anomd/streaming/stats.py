@@ -22,7 +22,7 @@ class DetectorStats(msgspec.Struct, kw_only=True, tag_field="object", tag="strea
     """
 
     model_id: str
-    backend: str
+    backend: Annotated[str, msgspec.Meta(description="Empty until the first point settles the pipeline.")]
     status: Annotated[str, msgspec.Meta(description="collecting, ready or retraining.")]
     is_ready: bool
     model_version: int
@@ -56,6 +56,17 @@ class DetectorStats(msgspec.Struct, kw_only=True, tag_field="object", tag="strea
     next_landing_at: Annotated[int | None, msgspec.Meta(
         description="total_processed after which the retrain in flight lands; null: none in flight."),
     ] = None
+    pipeline: Annotated[str, msgspec.Meta(
+        description="series, tabular, or auto until the first point settles it."),
+    ] = "tabular"
+    timestamp_field: Annotated[str | None, msgspec.Meta(
+        description="The points' timestamp key; null for points without one."),
+    ] = None
+    last_timestamp: Annotated[str | None, msgspec.Meta(description="Time of the latest point (ISO 8601, UTC).")] = None
+    late_points: Annotated[int, msgspec.Meta(
+        description="Points that arrived with a time earlier than the latest (accepted, time moved up)."),
+    ] = 0
+    postprocessor: dict[str, Any] | None = None
     rolling_windows: list[int] | None = None
     include_lags: bool = False
     lag_periods: list[int] | None = None

@@ -7,7 +7,12 @@ self-contained :class:`LiveModel`. Swapping it in is one attribute assignment on
 
 The threshold follows the batch runtime's rule (:func:`anomd.model.train`): the
 ``1 - contamination`` quantile of the training rows' raw scores, here the most recent
-``window_size`` rows, so it follows the data as it drifts.
+``window_size`` rows, so it follows the data as it drifts. (A stream with a post-processor
+publishes the post-processor's score and threshold instead; see ``anomd.postprocessors``.)
+
+A model carries its own :class:`FeaturePlan`: transforms that settle options on the data (a
+period) are resolved on the rows the model is fitted on, and the live features of the points it
+scores use the same resolution.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class LiveModel:
 
     Attributes:
         version: 1 for the first fit, +1 for every retrain that landed.
+        plan: The features this model was fitted on (transform options settled on its rows).
         raw_threshold: Learned threshold on the raw score scale.
         threshold: The threshold on the ``score`` scale (fixed by the user, or learned).
         fixed_threshold: True when the user gave ``threshold``; flags then compare ``score``.
@@ -43,6 +49,7 @@ class LiveModel:
 
     version: int
     detector: Detector
+    plan: FeaturePlan
     scaler: ScoreScaler
     raw_threshold: float
     threshold: float
@@ -51,8 +58,13 @@ class LiveModel:
     training_time_ms: float
     fitted_at: float
 
-    def score_one(self, row: Sequence[float]) -> tuple[float, float, bool]:
-        """Scores one row of features: raw score, normalised score, flag.
+    @property
+    def incremental(self) -> bool:
+        """Whether the detector learns point by point between fits (``learn_row``)."""
+        return hasattr(self.detector, "learn_row")
+
+    def raw_one(self, row: Sequence[float]) -> float:
+        """The raw score of one row of features (finite: unexplained = most anomalous).
 
         A detector with a ``score_row`` method (see :class:`anomd.detectors.RowScorer`) scores
         the plain floats directly, skipping the matrix round trip that dominates a tick.
@@ -62,12 +74,16 @@ class LiveModel:
             raw = float(score_row(row))
         else:
             raw = float(self.detector.score(np.asarray(row, dtype=np.float64).reshape(1, -1))[0])
-        if not math.isfinite(raw):  # same policy as finite_scores: unexplained = most anomalous
+        if not math.isfinite(raw):  # same policy as finite_scores
             raw = -_FLOAT_MAX if raw == -math.inf else _FLOAT_MAX
+        return raw
+
+    def judge(self, raw: float) -> tuple[float, bool]:
+        """A raw score's standardised score and flag (streams without a post-processor)."""
         z = (raw - self.scaler.median) / self.scaler.robust_scale
         score = 0.0 if z < -700.0 else 1.0 / (1.0 + math.exp(-z))
         if self.fixed_threshold:
-            return raw, score, score > self.threshold
+            return score, score > self.threshold
         # The decision is exact on the raw scale; keep ``score > threshold`` saying the same
         # where rounding put a score on the wrong side (see normalization.agree_with_flags).
         flag = raw > self.raw_threshold
@@ -75,16 +91,19 @@ class LiveModel:
             score = math.nextafter(self.threshold, math.inf)
         elif not flag and score > self.threshold:
             score = self.threshold
-        return raw, score, flag
+        return score, flag
 
-    def score_many(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Scores rows (n × width): raw scores, normalised scores, flags."""
-        raw = finite_scores(self.detector.score(X))
+    def raw_many(self, X: np.ndarray) -> np.ndarray:
+        """Raw scores of rows (n × width) on the model as it is."""
+        return finite_scores(self.detector.score(X))
+
+    def judge_many(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`judge` for many raw scores."""
         score = self.scaler.transform(raw, "standardization")
         if self.fixed_threshold:
-            return raw, score, score > self.threshold
+            return score, score > self.threshold
         flags = raw > self.raw_threshold
-        return raw, agree_with_flags(score, flags, self.threshold), flags
+        return agree_with_flags(score, flags, self.threshold), flags
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +118,7 @@ class FitJob:
     columns: tuple[str, ...]
     steps: tuple[TransformStep, ...]
     window_size: int
+    timed: bool = False
 
 
 def fit_window(job: FitJob, rows: np.ndarray, version: int) -> LiveModel:
@@ -108,7 +128,8 @@ def fit_window(job: FitJob, rows: np.ndarray, version: int) -> LiveModel:
         InvalidInput: The backend cannot fit these data (its reason is passed on).
     """
     started = time.perf_counter()
-    X = FeaturePlan(job.columns, job.steps).frame(rows)[-job.window_size :]
+    plan = FeaturePlan(job.columns, job.steps, job.timed).resolved(rows)
+    X = plan.frame(rows)[-job.window_size :]
     detector = job.build(job.params, job.contamination)
     try:
         detector.fit(X)
@@ -122,6 +143,7 @@ def fit_window(job: FitJob, rows: np.ndarray, version: int) -> LiveModel:
     return LiveModel(
         version=version,
         detector=detector,
+        plan=plan,
         scaler=scaler,
         raw_threshold=raw_threshold,
         threshold=float(job.threshold) if fixed else scaler.transform_one(raw_threshold, "standardization"),

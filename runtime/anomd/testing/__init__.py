@@ -2,6 +2,8 @@
 
 - :func:`check_detector` runs the detector contract against a :class:`~anomd.detectors.DetectorSpec`.
 - :func:`check_transform` runs the transform contract against a :class:`~anomd.transforms.TransformSpec`.
+- :func:`check_postprocessor` runs the post-processor contract against a
+  :class:`~anomd.postprocessors.PostprocessorSpec`.
 - :func:`running_server` starts a real server on 127.0.0.1 in a subprocess.
 - :class:`StorageContract` is the pytest class a storage backend's tests subclass.
 """
@@ -12,8 +14,8 @@ from anomd.testing.detector_contract import ContractReport, check_detector
 from anomd.testing.server import ServerProcess, running_server, start_server
 
 __all__ = [
-    "ContractReport", "ServerProcess", "StorageContract", "TransformReport", "check_detector",
-    "check_transform", "running_server", "start_server",
+    "ContractReport", "PostprocessorReport", "ServerProcess", "StorageContract", "TransformReport",
+    "check_detector", "check_postprocessor", "check_transform", "running_server", "start_server",
 ]
 
 
@@ -28,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from anomd.testing import transform_contract
 
         return getattr(transform_contract, name)
+    if name in ("check_postprocessor", "PostprocessorReport"):
+        from anomd.testing import postprocessor_contract
+
+        return getattr(postprocessor_contract, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

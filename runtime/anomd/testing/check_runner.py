@@ -42,6 +42,20 @@ def run_checks(contract: Any, checks: Sequence[str], passed: list[str]) -> dict[
     return failures
 
 
+def raise_failures(contract: str, subject: str, failures: dict[str, str], checks: Sequence[str]) -> None:
+    """Raises one AssertionError listing every failed check, if any failed.
+
+    Args:
+        contract: Which contract (``detector``, ``transform``...), for the first line.
+        subject: What was checked, e.g. ``transform 'rolling'``.
+    """
+    if failures:
+        lines = "\n".join(f"  - {name}: {msg}" for name, msg in failures.items())
+        raise AssertionError(
+            f"anomd {contract} contract: {subject} failed {len(failures)} of {len(checks)} checks:\n{lines}"
+        )
+
+
 def describe(exc: BaseException) -> str:
     """An exception with the place it was raised, for a failure message."""
     frames = traceback.extract_tb(exc.__traceback__)

@@ -16,6 +16,10 @@ Use it as a plain function or from pytest::
         check_detector(SPEC)
 
 Every check runs even when an earlier one fails, so one run lists every problem at once.
+
+A check that cannot apply to an algorithm (only those in :data:`EXEMPTABLE`) is declared exempt
+by the plugin itself, with the reason, in ``DetectorSpec.contract_exemptions``; it is then not
+run, and the report lists it with the reason.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from anomd.artifacts import ArtifactCodec
 from anomd.detectors import Detector, DetectorSpec, Memory, Speed
 from anomd.errors import InvalidInput
 from anomd.model import FittedModel, train
-from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, run_checks
+from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, raise_failures, run_checks
 
 #: Every check, in the order it runs. Names are what ``expected_failures`` accepts.
 CHECKS: tuple[str, ...] = (
@@ -53,9 +57,24 @@ CHECKS: tuple[str, ...] = (
     "planted_outliers",
     "deterministic",
     "threshold_scale",
+    "far_values",
     "artifact_round_trip",
     "min_samples",
 )
+
+#: Checks a plugin may declare exempt (``DetectorSpec.contract_exemptions``, with a reason):
+#: behaviour every general-purpose detector should have but some algorithms cannot, unlike the
+#: runtime's own requirements (pickling, thresholds, row-wise scoring), which no plugin can skip.
+EXEMPTABLE: frozenset[str] = frozenset({"far_values"})
+
+#: Feature counts the far-value check fits at (200 Gaussian rows each).
+FAR_DIMENSIONS: tuple[int, ...] = (2, 10, 50)
+#: Distances beyond a feature's training range, in training standard deviations, over which the
+#: score must not fall; plus the row at :data:`FAR_SPREADS` from the median, which must be flagged.
+FAR_STEPS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+FAR_SPREADS = 50.0
+#: Features moved per fit (all of them below this).
+_FAR_FEATURES = 10
 
 _UNKNOWN_KEY = "anomd_contract_unknown_key"
 _ARTIFACT_KEY = b"anomd-detector-contract-key-0123456789"
@@ -110,12 +129,14 @@ class ContractReport:
         backend: The spec's id.
         passed: Checks that passed.
         expected_failures: Checks that failed as the caller declared, with their messages.
+        exempt: Checks not run because the spec declares them exempt, with its reasons.
         measurements: Numbers worth seeing in a test log (ROC-AUCs, false-positive rate...).
     """
 
     backend: str
     passed: list[str] = field(default_factory=list)
     expected_failures: dict[str, str] = field(default_factory=dict)
+    exempt: dict[str, str] = field(default_factory=dict)
     measurements: dict[str, float] = field(default_factory=dict)
 
 
@@ -129,10 +150,12 @@ class _Contract:
         data: PlantedData,
         contamination: float,
         min_auc: float,
+        rng_seed: int = 0,
     ) -> None:
         self.spec = spec
         self.raw_params = dict(params)
         self.data = data
+        self.rng_seed = rng_seed
         self.contamination = contamination
         self.min_auc = min_auc
         self.report = ContractReport(spec.id)
@@ -199,6 +222,18 @@ class _Contract:
             assert spec.install_hint.strip(), (
                 f"the backend requires {', '.join(spec.requires)} but has no install_hint telling an "
                 "operator what to install"
+            )
+        exemptions = spec.contract_exemptions
+        assert isinstance(exemptions, Mapping), (
+            f"contract_exemptions must be a mapping of check name to reason, got {exemptions!r}"
+        )
+        for name, reason in exemptions.items():
+            assert name in EXEMPTABLE, (
+                f"contract_exemptions names {name!r}, which cannot be exempted (only "
+                f"{', '.join(sorted(EXEMPTABLE))}: the runtime relies on the others)"
+            )
+            assert isinstance(reason, str) and reason.strip(), (
+                f"the exemption from {name!r} needs a reason (a non-empty string), got {reason!r}"
             )
         needed = spec.min_samples(self.parsed_params())
         assert isinstance(needed, int) and needed >= 1, (
@@ -394,6 +429,73 @@ class _Contract:
             "score(), as if the training rows were unseen"
         )
 
+    def check_far_values(self) -> None:
+        """One feature moved ever further from the training data: the score must not fall, and
+        at :data:`FAR_SPREADS` standard deviations from the median the row must be flagged.
+
+        Rows hold every other feature at its training median (the row the data would call most
+        normal) and the moved one past its training minimum or maximum, so nothing but that
+        value can explain a high score. A detector that sees a value beyond the training range
+        like the most extreme training value (rank and histogram methods, tree splits) fails
+        here: a sensor reading fifty standard deviations out must be an anomaly.
+        """
+        problems: list[str] = []
+        for d in FAR_DIMENSIONS:
+            problems += self._far_values_in(d)
+        assert not problems, (
+            "a value far beyond the training data must score at least as high the further out "
+            "it is, and be flagged at 50 standard deviations (other features at their medians): "
+            + "; ".join(problems[:4])
+            + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        )
+
+    def _far_values_in(self, d: int) -> list[str]:
+        rng = np.random.default_rng([self.rng_seed, d])
+        X = rng.normal(size=(200, d))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fitted = train(
+                    self.spec, X, name="contract", contamination=self.contamination,
+                    params=self.raw_params,
+                )
+        except Exception as exc:  # noqa: BLE001 - a crash is the finding
+            return [f"fitting 200 rows of {d} features failed with {describe(exc)}"]
+        centre, spread = np.median(X, axis=0), X.std(axis=0)
+        features = range(d) if d <= _FAR_FEATURES else sorted(rng.choice(d, _FAR_FEATURES, replace=False))
+        walks = []  # (feature, side, values ordered outwards, index of the 50-spread row)
+        blocks = []  # their rows: every other feature at its median
+        for j in features:
+            for side in (1.0, -1.0):
+                edge = X[:, j].max() if side > 0 else X[:, j].min()
+                far = centre[j] + side * FAR_SPREADS * spread[j]
+                values = sorted([edge + side * step * spread[j] for step in FAR_STEPS] + [far], key=lambda v, s=side: s * v)
+                walks.append((j, side, values, values.index(far)))
+                blocks.append(np.tile(centre, (len(values), 1)))
+                blocks[-1][:, j] = values
+        scores = fitted.score(np.vstack(blocks))
+        problems = []
+        start = 0
+        for j, side, values, far_at in walks:
+            raw = scores.raw[start : start + len(values)]
+            flags = scores.is_anomaly[start : start + len(values)]
+            start += len(values)
+            where = f"{d} features, feature {j} moved {'up' if side > 0 else 'down'}"
+            falls = np.flatnonzero(raw[1:] < raw[:-1] - 1e-9 * np.maximum(1.0, np.abs(raw[:-1])))
+            if falls.size:
+                i = int(falls[0])
+                problems.append(
+                    f"{where}: the score falls from {raw[i]:.6g} at {values[i]:.4g} to "
+                    f"{raw[i + 1]:.6g} at {values[i + 1]:.4g} (training range "
+                    f"{X[:, j].min():.3g} to {X[:, j].max():.3g})"
+                )
+            if not flags[far_at]:
+                problems.append(
+                    f"{where} to {values[far_at]:.4g} ({FAR_SPREADS:g} standard deviations): raw "
+                    f"score {raw[far_at]:.6g} is not above the threshold {fitted.info.raw_threshold:.6g}"
+                )
+        return problems
+
     def check_artifact_round_trip(self) -> None:
         fitted = self._train()
         codec = ArtifactCodec(_ARTIFACT_KEY)
@@ -491,8 +593,11 @@ def check_detector(
             f"anomd detector contract: {label} is not available here: missing "
             f"{', '.join(spec.missing_dependencies())}. {spec.install_hint}"
         )
-    contract = _Contract(spec, params or {}, planted_data(rng_seed), contamination, min_auc)
-    failures = run_checks(contract, CHECKS, contract.report.passed)
+    contract = _Contract(spec, params or {}, planted_data(rng_seed), contamination, min_auc, rng_seed)
+    exemptions = getattr(spec, "contract_exemptions", None) or {}
+    exempt = {name: str(reason) for name, reason in exemptions.items() if name in EXEMPTABLE}
+    contract.report.exempt = exempt
+    failures = run_checks(contract, [c for c in CHECKS if c not in exempt], contract.report.passed)
     expected = set(expected_failures)
     problems = {name: msg for name, msg in failures.items() if name not in expected}
     contract.report.expected_failures = {
@@ -500,11 +605,7 @@ def check_detector(
     }
     for name in sorted(expected - set(failures)):
         problems[name] = "passed, but is listed in expected_failures; remove it from the list"
-    if problems:
-        lines = "\n".join(f"  - {name}: {msg}" for name, msg in problems.items())
-        raise AssertionError(
-            f"anomd detector contract: {label} failed {len(problems)} of {len(CHECKS)} checks:\n{lines}"
-        )
+    raise_failures("detector", label, problems, CHECKS)
     return contract.report
 
 

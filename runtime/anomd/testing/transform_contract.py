@@ -31,8 +31,8 @@ import numpy as np
 import polars as pl
 
 from anomd.errors import InvalidInput
-from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, run_checks
-from anomd.transforms import TransformSpec
+from anomd.testing.check_runner import ID_PATTERN, NotRun, describe, raise_failures, run_checks
+from anomd.transforms import TIME_COLUMN, TransformSpec
 
 #: Every check, in the order it runs.
 CHECKS: tuple[str, ...] = (
@@ -42,6 +42,7 @@ CHECKS: tuple[str, ...] = (
     "causality",
     "lookback",
     "latest",
+    "resolve",
 )
 
 #: Raw column names of the probe series; deliberately not ``x0``... so a transform that
@@ -71,6 +72,14 @@ class TransformReport:
     lookback: int | None = None
 
 
+def probe_times(seed: int = 0, rows: int = 64) -> np.ndarray:
+    """Timestamps of the probe series (seconds): every 5 minutes with a few gaps, across a
+    midnight and a week boundary, so calendar features change along the series."""
+    rng = np.random.default_rng(seed + 1)
+    steps = 300.0 * rng.choice([1, 1, 1, 2, 12], size=rows)
+    return 1709420400.0 + np.cumsum(steps)  # from 2024-03-02T23:00:00Z (a Saturday)
+
+
 def probe_series(seed: int = 0, rows: int = 64) -> np.ndarray:
     """The random multi-column series the checks evaluate transforms on.
 
@@ -89,6 +98,7 @@ class _Contract:
         self.spec = spec
         self.raw_options = dict(options or {})
         self.X = probe_series(seed)
+        self.times = probe_times(seed)
         self.report = TransformReport(spec.id)
         self._options: msgspec.Struct | None = None
         self._options_error: str | None = None
@@ -97,8 +107,8 @@ class _Contract:
 
     # -- shared steps ---------------------------------------------------------------------
 
-    def options(self) -> msgspec.Struct:
-        """The parsed options; parsed once, so a bad default is reported once."""
+    def parsed(self) -> msgspec.Struct:
+        """The parsed options as given; parsed once, so a bad default is reported once."""
         if self._options is None and self._options_error is None:
             try:
                 self._options = self.spec.parse_options(self.raw_options)
@@ -108,14 +118,34 @@ class _Contract:
             raise NotRun(f"the options {self.raw_options!r} do not parse: {self._options_error}")
         return self._options
 
-    def features(self, rows: np.ndarray) -> pl.DataFrame:
-        """The transform's output columns on ``rows`` (oldest first), as Polars gives them."""
-        frame = pl.from_numpy(np.ascontiguousarray(rows), schema=list(COLUMNS), orient="row")
+    def options(self) -> msgspec.Struct:
+        """The options the features are computed with: settled on the probe series if the
+        transform settles any (``resolve``), as the runtime does at every fit."""
+        options = self.parsed()
+        if self.spec.resolve is None:
+            return options
+        try:
+            return self.spec.resolve(options, self.X, self.times)
+        except Exception as exc:  # noqa: BLE001 - reported by the resolve check
+            raise NotRun(f"resolve failed: {describe(exc)}") from None
+
+    def rows_with_time(self, rows: np.ndarray, times: np.ndarray) -> np.ndarray:
+        return np.column_stack([rows, times])
+
+    def features(self, rows: np.ndarray, times: np.ndarray | None = None) -> pl.DataFrame:
+        """The transform's output columns on ``rows`` (oldest first), as Polars gives them.
+
+        The frame has the timestamps column too (``TIME_COLUMN``), as a timed stream's has;
+        transforms that do not read it never see the difference.
+        """
+        times = self.times[: len(rows)] if times is None else times
+        frame = pl.from_numpy(np.ascontiguousarray(self.rows_with_time(rows, times)),
+                              schema=[*COLUMNS, TIME_COLUMN], orient="row")
         return frame.select(self.spec.expressions(COLUMNS, self.options()))
 
-    def matrix(self, rows: np.ndarray) -> np.ndarray:
+    def matrix(self, rows: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
         """Like :meth:`features` but as floats; nulls become NaN so comparisons still work."""
-        return self.features(rows).cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
+        return self.features(rows, times).cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
 
     def reference(self) -> np.ndarray:
         """Features of the whole probe series: the ground truth the later checks compare to."""
@@ -131,7 +161,7 @@ class _Contract:
         return self._reference
 
     def lookback(self) -> int:
-        value = self.spec.lookback(self.options())
+        value = self.spec.lookback(self.parsed())
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise NotRun(f"lookback returned {value!r}; it must be an int >= 1")
         return int(value)
@@ -152,10 +182,12 @@ class _Contract:
                 problems.append(f"{name} is not callable")
         if spec.latest is not None and not callable(spec.latest):
             problems.append("latest is neither None nor callable")
+        if spec.resolve is not None and not callable(spec.resolve):
+            problems.append("resolve is neither None nor callable")
         assert not problems, "; ".join(problems)
 
     def check_options(self) -> None:
-        self.options()
+        self.parsed()
         try:
             self.spec.parse_options({**self.raw_options, _UNKNOWN_KEY: 1})
         except InvalidInput:
@@ -214,7 +246,7 @@ class _Contract:
         reference = self.reference()
         failed = []
         for i in range(len(self.X)):
-            truncated = self.matrix(self.X[: i + 1])
+            truncated = self.matrix(self.X[: i + 1], self.times[: i + 1])
             if truncated.shape[0] != i + 1 or not _close(truncated[i], reference[i]):
                 failed.append(i)
         assert not failed, (
@@ -230,8 +262,8 @@ class _Contract:
         self.report.lookback = size
         failed = []
         for i in range(len(self.X)):
-            tail = self.X[max(0, i - size + 1) : i + 1]
-            if not _close(self.matrix(tail)[-1], reference[i]):
+            lo = max(0, i - size + 1)
+            if not _close(self.matrix(self.X[lo : i + 1], self.times[lo : i + 1])[-1], reference[i]):
                 failed.append(i)
         assert not failed, (
             f"lookback is {size} but the newest row's features need more history (they differ "
@@ -247,7 +279,7 @@ class _Contract:
         size = self.lookback()
         failed = []
         for i in range(len(self.X)):
-            tail = self.X[max(0, i - size + 1) : i + 1].copy()
+            tail = self.tail(i, size)
             got = np.asarray(kernel(tail, self.options()))
             assert got.shape == (reference.shape[1],), (
                 f"latest() returned shape {got.shape} on row {i}; expected "
@@ -257,14 +289,43 @@ class _Contract:
                 failed.append(i)
         if failed:
             first = failed[0]
-            tail = self.X[max(0, first - size + 1) : first + 1].copy()
-            got = np.asarray(kernel(tail, self.options()))
+            got = np.asarray(kernel(self.tail(first, size), self.options()))
             raise AssertionError(
                 f"latest() differs from the expressions' newest row at rows {failed[:5]}"
                 f"{'...' if len(failed) > 5 else ''} of {len(self.X)} (row {first}: kernel "
                 f"{got[:4].tolist()} vs expressions {reference[first][:4].tolist()}); the "
                 "kernel is an optimisation and must follow the expressions"
             )
+
+    def tail(self, i: int, size: int) -> np.ndarray:
+        """What the streaming path hands ``latest`` for row ``i``: the last ``size`` rows, with
+        the timestamps as a last column for a transform that reads them."""
+        lo = max(0, i - size + 1)
+        rows = self.X[lo : i + 1]
+        if self.spec.uses_time:
+            rows = self.rows_with_time(rows, self.times[lo : i + 1])
+        return rows.copy()
+
+    def check_resolve(self) -> None:
+        resolve = self.spec.resolve
+        if resolve is None:
+            return  # optional: nothing settled on the data
+        given = self.parsed()
+        settled = resolve(given, self.X.copy(), self.times.copy())
+        assert isinstance(settled, self.spec.options), (
+            f"resolve returned {type(settled).__name__}; it must return the options Struct"
+        )
+        again = resolve(given, self.X.copy(), self.times.copy())
+        assert settled == again, "resolve gave different options for the same rows (it must be deterministic)"
+        bound, resolved_lookback = self.spec.lookback(given), self.spec.lookback(settled)
+        assert resolved_lookback <= bound, (
+            f"the settled options look back {resolved_lookback} rows, more than the {bound} the "
+            "given options promise; the window keeps only that many"
+        )
+        assert resolve(settled, self.X.copy(), self.times.copy()) == settled, (
+            "resolving settled options changed them; settled options must be left as they are"
+        )
+
 
 def check_transform(
     spec: TransformSpec, *, options: Mapping[str, Any] | None = None, seed: int = 0
@@ -291,12 +352,7 @@ def check_transform(
         raise TypeError(f"check_transform expects a TransformSpec, got {type(spec).__name__}")
     contract = _Contract(spec, options, seed)
     failures = run_checks(contract, CHECKS, contract.report.passed)
-    if failures:
-        lines = "\n".join(f"  - {name}: {msg}" for name, msg in failures.items())
-        raise AssertionError(
-            f"anomd transform contract: transform {spec.id!r} failed {len(failures)} of "
-            f"{len(CHECKS)} checks:\n{lines}"
-        )
+    raise_failures("transform", f"transform {spec.id!r}", failures, CHECKS)
     return contract.report
 
 

@@ -1,0 +1,209 @@
+"""Time-series benchmark: the default (series) pipeline's speed and size, side by side with the
+tabular pipeline, in-process and over HTTP.
+
+``python -m benchmarks series [--quick] [--skip-http]``
+
+The series is a daily rhythm sampled every 5 minutes with noise (period 288, found by the
+pipeline), one value plus a timestamp per point, streamed into a stream created with nothing
+but its id. The reference in the same run is the tabular pipeline on the same values without
+timestamps (``ecod`` retrained every 100 points, the streams of before).
+
+1. Replay in-process: ``process_many`` of the whole series, and a loop of ``process`` (tick
+   p50/p99/max), points/s.
+2. Memory: 200 live series streams with a full window of 1,000 points (traced Python heap and
+   RSS growth per stream; checkpoint size).
+3. HTTP: single-point ``POST /stream`` with a timestamp per point (wrk when installed, each
+   connection its own stream with increasing times), requests/s and latency.
+
+Targets (issue 12): replay >= 20,000 points/s, single-point POST /stream >= 1,500 requests/s,
+<= 200 kB resident per live stream with window 1,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import (
+    KeepAliveClient,
+    describe_machine,
+    fmt_bytes,
+    machine_info,
+    print_table,
+    write_json,
+)
+
+TARGETS = {"replay_points_per_s": 20_000, "http_single_rps": 1_500, "bytes_per_stream": 200_000}
+START = 1709251200
+STEP = 300
+
+
+def series(n: int, seed: int = 0, timed: bool = True) -> list[dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    value = 10 * np.sin(2 * np.pi * np.arange(n) / 288) + 50 + rng.normal(size=n)
+    if not timed:
+        return [{"value": v} for v in value.tolist()]
+    return [{"timestamp": float(START + STEP * i), "value": v} for i, v in enumerate(value.tolist())]
+
+
+def replay(n: int) -> list[dict[str, Any]]:
+    from anomd.streaming import StreamingAnomalyDetector
+
+    rows = []
+    for label, timed in (("series (default, timestamp + value)", True), ("tabular (value only)", False)):
+        points = series(n, timed=timed)
+        warm = StreamingAnomalyDetector("warm")
+        warm.process_many(points[:2000])  # imports, first fits
+        batch = StreamingAnomalyDetector("batch")
+        started = time.perf_counter()
+        batch.process_many(points)
+        batch_rate = n / (time.perf_counter() - started)
+        loop = StreamingAnomalyDetector("loop")
+        loop.process_many(points[:2000])
+        gc.collect()
+        lat = np.empty(n - 2000)
+        clock = time.perf_counter
+        process = loop.process
+        started = clock()
+        for i, point in enumerate(points[2000:]):
+            t0 = clock()
+            process(point)
+            lat[i] = clock() - t0
+        loop_rate = (n - 2000) / (clock() - started)
+        stats = loop.get_stats()
+        rows.append({
+            "pipeline": label, "points": n, "process_many_per_s": batch_rate, "process_per_s": loop_rate,
+            "tick_p50_us": float(np.percentile(lat, 50) * 1e6), "tick_p99_us": float(np.percentile(lat, 99) * 1e6),
+            "tick_max_ms": float(lat.max() * 1000), "backend": stats["backend"],
+            "retrains": stats["retrains_completed"], "flagged_share": stats["anomaly_rate"],
+        })
+    return rows
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory(count: int) -> dict[str, Any]:
+    from anomd.artifacts import ArtifactCodec
+    from anomd.streaming import InlineExecutor, StreamingAnomalyDetector
+    from anomd.streaming.checkpoint import encode
+
+    points = series(3000)  # a full window of 1,000 plus the seasonal history it keeps
+    executor = InlineExecutor()
+    StreamingAnomalyDetector("warm", executor=executor).process_many(points)
+    gc.collect()
+    rss_before = _rss()
+    tracemalloc.start()
+    streams = []
+    for i in range(count):
+        detector = StreamingAnomalyDetector(f"m{i}", executor=executor)
+        detector.process_many(points)
+        streams.append(detector)
+    gc.collect()
+    traced, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_after = _rss()
+    blob = encode(ArtifactCodec(b"k" * 32), "m0", streams[0].config, streams[0].checkpoint_state())
+    return {"streams": count, "heap_bytes_per_stream": traced / count,
+            "rss_bytes_per_stream": (rss_after - rss_before) / count, "checkpoint_bytes": len(blob),
+            "window_rows": streams[0]._window.capacity}
+
+
+_WRK_SCRIPT = """
+counter = 0
+setup = function(thread) thread:set("id", counter); counter = counter + 1 end
+init = function(args) t = 0 end
+request = function()
+  t = t + 1
+  local value = 50 + 10 * math.sin(2 * math.pi * t / 288) + (math.random() - 0.5)
+  local body = string.format('{"model_id":"series-%d","data":{"timestamp":%d,"value":%.4f}}', id, 1709251200 + 300 * (t + 1), value)
+  return wrk.format("POST", "/v1/ml/anomaly/stream", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def http(seconds: float) -> dict[str, Any]:
+    from anomd.testing import start_server
+
+    data_dir = tempfile.mkdtemp(prefix="anomd-series-bench-")
+    server = start_server(data_dir, env={"ANOMD_WARM_UP": "true"})
+    try:
+        client = KeepAliveClient(server.url)
+        # The stream wrk's one connection feeds, created with its first points (times before wrk's).
+        client.post("/v1/ml/anomaly/stream", json.dumps({"model_id": "series-0", "data": series(1)}).encode())
+        wrk = shutil.which("wrk")
+        if not wrk:
+            return {"skipped": "wrk is not installed (apt-get install wrk)"}
+        script = Path(data_dir) / "series.lua"
+        script.write_text(_WRK_SCRIPT)
+        out = subprocess.run([wrk, "-t1", "-c1", f"-d{int(seconds)}s", "--latency", "-s", str(script), server.url],
+                             capture_output=True, text=True, check=True).stdout
+        rps = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+        non_2xx = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line)
+        from benchmarks.streaming import _get, _wrk_ms
+
+        stats = json.loads(_get(server.api + "/stream/series-0"))
+
+        return {"tool": "wrk -t1 -c1 (one stream, times increasing)", "requests_per_s": rps, "errors": non_2xx,
+                "p50_ms": _wrk_ms(out, "50%"), "p99_ms": _wrk_ms(out, "99%"),
+                "pipeline": stats.get("pipeline"), "points": stats.get("total_processed")}
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks series", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--skip-http", action="store_true", help="skip the HTTP section")
+    args = parser.parse_args(argv)
+    machine = machine_info()
+    print(f"machine: {describe_machine(machine)}")
+    results: dict[str, Any] = {"targets": TARGETS}
+    rows = replay(6000 if args.quick else 20_000)
+    results["replay"] = rows
+    print_table(
+        "1. In-process replay of a daily series (5-minute points, period 288)",
+        ["pipeline", "process_many points/s", "process points/s", "tick p50", "tick p99", "max tick", "retrains", "flagged"],
+        [[r["pipeline"], f"{r['process_many_per_s']:,.0f}", f"{r['process_per_s']:,.0f}", f"{r['tick_p50_us']:.0f} µs",
+          f"{r['tick_p99_us']:.0f} µs", f"{r['tick_max_ms']:.1f} ms", r["retrains"], f"{r['flagged_share']:.4f}"] for r in rows],
+        note="target: replay >= 20,000 points/s for the series pipeline",
+    )
+    mem = memory(50 if args.quick else 200)
+    results["memory"] = mem
+    print_table(
+        f"2. Memory of {mem['streams']} live series streams (window 1,000; {mem['window_rows']} rows kept for the seasonal history)",
+        ["measure", "value"],
+        [["Python heap per stream", fmt_bytes(int(mem["heap_bytes_per_stream"]))],
+         ["RSS growth per stream", fmt_bytes(int(max(mem["rss_bytes_per_stream"], 0)))],
+         ["checkpoint", fmt_bytes(mem["checkpoint_bytes"])]],
+        note="target: <= 200 kB per stream",
+    )
+    if not args.skip_http:
+        h = http(5.0 if args.quick else 10.0)
+        results["http"] = h
+        print_table("3. HTTP, single-point POST /stream with a timestamp", ["measure", "value"],
+                    [[k, f"{v:,.2f}" if isinstance(v, float) else str(v)] for k, v in h.items()],
+                    note="target: >= 1,500 requests/s")
+    path = write_json("series", results, machine)
+    print(f"\nsaved {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

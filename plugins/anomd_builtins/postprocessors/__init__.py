@@ -1,0 +1,1 @@
+"""Built-in score post-processors (see ``anomd.postprocessors``)."""
