@@ -66,6 +66,7 @@ CASES: dict[str, Case] = {
     "one_class_svm": Case(3_500, 30_000, 2_500),
     "suod": Case(3_000, 20_000, 2_000),
     "autoencoder": Case(15_000, 40_000, 4_000, params={"epochs": 1}),
+    "surprise": Case(40_000, 40_000, 10_000),
 }
 
 

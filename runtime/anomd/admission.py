@@ -61,6 +61,8 @@ _REPLY_ROW = 400
 _EXPLAINED_CELL = 112
 #: Transient float arrays per row while turning raw scores into a reply (scaling, flags, copies).
 _SCORE_ARRAYS = 8
+#: Temporary rows x features float matrices of the extrapolated tail (see ``_tail``).
+_TAIL_MATRICES = 5
 
 
 class MemoryEstimate(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,8 +167,17 @@ def _fit_phase(spec: DetectorSpec, params: Any, rows: int, width: int, save: boo
 def _score_phase(spec: DetectorSpec, params: Any, rows: int, width: int, trained: int,
                  reply_rows: int) -> int:
     cost = spec.memory_cost
-    scoring = cost.score(rows, width, trained, params)
+    scoring = cost.score(rows, width, trained, params) + _tail(params, rows, width)
     return int(max(scoring, reply_rows * _REPLY_ROW) + _SCORE_ARRAYS * rows * CELL)
+
+
+def _tail(params: Any, rows: int, width: int) -> int:
+    """The extrapolated tail (``tail: extrapolated``) scores rows beyond the training range
+    with a handful of temporary matrices of the rows' shape (distances below and above the
+    range, their weights; the clipped copy for detectors that clip)."""
+    if getattr(params, "tail", None) != "extrapolated":
+        return 0
+    return _TAIL_MATRICES * rows * width * CELL
 
 
 def _explain_phase(spec: DetectorSpec, params: Any, rows: int, width: int, trained: int) -> int:

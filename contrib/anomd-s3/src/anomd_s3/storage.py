@@ -159,13 +159,17 @@ class S3Storage(Storage):
         # S3 deletes are idempotent and do not say whether anything was there.
         if self.head(key) is None:
             return False
-        try:
-            self._obs.delete(self._store, key)
-        except FileNotFoundError:
-            return False
-        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
-            raise self._fail(exc) from None
-        return True
+
+        def remove() -> bool:
+            try:
+                self._obs.delete(self._store, key)
+            except FileNotFoundError:
+                return False
+            return True
+
+        # A delete is a POST, which obstore does not retry when its answer breaks off; deleting
+        # again is harmless (S3 deletes are idempotent), so it is retried here.
+        return self._retry_body_errors(remove)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         # S3 prefixes are plain string prefixes, but obstore lists whole path segments; list
