@@ -62,7 +62,7 @@ _EXPLAINED_CELL = 112
 #: Transient float arrays per row while turning raw scores into a reply (scaling, flags, copies).
 _SCORE_ARRAYS = 8
 #: Temporary rows x features float matrices of the extrapolated tail (see ``_tail``).
-_TAIL_MATRICES = 5
+_TAIL_MATRICES = 4
 
 
 class MemoryEstimate(msgspec.Struct, frozen=True, kw_only=True):
@@ -184,7 +184,8 @@ def _explain_phase(spec: DetectorSpec, params: Any, rows: int, width: int, train
     """Explaining ``rows`` rows: probe blocks of at most ``explain_block_rows`` rows scored one
     at a time, the per-feature drops and deviations, and the explanation dicts of the reply."""
     block = min(rows * width, explain_block_rows(width))
-    probes = block * width * CELL + spec.memory_cost.score(block, width, trained, params)
+    probes = (block * width * CELL + spec.memory_cost.score(block, width, trained, params)
+              + _tail(params, block, width))
     return int(probes + 2 * rows * width * CELL + rows * width * _EXPLAINED_CELL)
 
 

@@ -139,7 +139,7 @@ def _forest_rows(n: int, params: SUODParams) -> int:
 MEMORY = MemoryCost(
     fit=lambda n, d, p: 7 * _forest_rows(n, p) * 1024 + len(p.base_estimators) * 4 * n * d * CELL
     + 40 * n * len(p.base_estimators) * CELL + 16 * MB,
-    score=lambda m, d, n, p: 2 * m * d * CELL + 50 * m * len(p.base_estimators) + 4 * MB,
+    score=lambda m, d, n, p: 2 * m * d * CELL + 50 * m * len(p.base_estimators) + 6 * MB,
     model=lambda n, d, p: 6 * _forest_rows(n, p) * 1024 + n * d * CELL * 2 + 64 * n + MB,
 )
 
