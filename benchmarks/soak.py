@@ -90,10 +90,19 @@ def _send(client: KeepAliveClient, raw: Any, method_path: str, body: bytes | Non
     if method == "POST":
         status, _ = client.post(API + path, body or b"")
         return status
-    raw.request(method, API + path)
-    response = raw.getresponse()
-    response.read()
-    return response.status
+    import http.client
+
+    for attempt in (0, 1):  # the server closes idle keep-alive connections: retry once
+        try:
+            raw.request(method, API + path)
+            response = raw.getresponse()
+            response.read()
+            return response.status
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            raw.close()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
