@@ -82,9 +82,8 @@ def test_requests_share_one_budget() -> None:
     holder = threading.Thread(target=hold)
     holder.start()
     assert inside.wait(10)
-    with pytest.raises(Overloaded) as busy:
-        with budget.admit(half):
-            pass
+    with pytest.raises(Overloaded) as busy, budget.admit(half):
+        pass
     assert busy.value.headers["Retry-After"].isdigit() and "max_request_memory_mb" in str(busy.value)
     release.set()
     holder.join(10)

@@ -97,7 +97,7 @@ def test_persistent_failure_is_a_bounded_storage_error(
     retried = [s for s in proxy.requests() if s.fault == fault]
     assert 2 <= len(retried) <= 4  # the first try and at most max_retries more
     if operation == "put":
-        assert not store.exists("m/%s-put.bin" % fault)  # nothing partial left behind
+        assert not store.exists(f"m/{fault}-put.bin")  # nothing partial left behind
 
 
 def test_backoff_has_jitter_and_grows() -> None:
