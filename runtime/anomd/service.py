@@ -204,18 +204,10 @@ class AnomalyService:
             )
         return found[0][1]
 
-    def score(
-        self,
-        data: Any,
-        *,
-        model: str = "default",
-        backend: str | None = None,
-        threshold: float | None = None,
-        normalization: str | None = None,
-    ) -> tuple[FittedModel, Scores]:
-        """Scores rows with a stored model (no prior load needed)."""
-        fitted, scores, _ = self.score_explained(
-            data, model=model, backend=backend, threshold=threshold, normalization=normalization)
+    def score(self, data: Any, **options: Any) -> tuple[FittedModel, Scores]:
+        """Scores rows with a stored model (no prior load needed); ``options`` are
+        :meth:`score_explained`'s ``model``, ``backend``, ``threshold``, ``normalization``."""
+        fitted, scores, _ = self.score_explained(data, **options)  # type: ignore[misc]
         return fitted, scores
 
     def score_explained(
