@@ -34,7 +34,7 @@ MB = 1 << 20
 #: a dozen copies of the matrix at the peak. Scoring is a Mahalanobis distance (two copies).
 MEMORY = MemoryCost(
     fit=lambda n, d, p: 12 * n * d * CELL + 600 * n + 4 * MB,
-    score=lambda m, d, n, p: 2 * m * d * CELL + 16 * m + MB,
+    score=lambda m, d, n, p: m * d * CELL + 16 * m + MB,
     model=lambda n, d, p: 40 * n + 4 * d * d * CELL + MB,
 )
 
