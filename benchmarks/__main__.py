@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "azure": ("benchmarks.azure", "series routes (Azure Anomaly Detector drop-in): NAB windows, severity, MdAPE; 8,640-point speed"),
     "ui": ("benchmarks.ui", "what the dashboard's live feed costs POST /stream, in-process and over HTTP"),
     "scaling": ("benchmarks.scaling", "dataset scoring and per-group fits on a Dask LocalCluster vs one process"),
+    "soak": ("benchmarks.soak", "a steady mixed load on one server for minutes: RSS, files, threads, p50/p99 over time"),
     "plot": ("benchmarks.plot", "draw benchmarks/results/benchmarks.png from the saved results"),
     "markdown": ("benchmarks.markdown", "print the saved results as markdown tables (for docs/backends.md)"),
 }

@@ -71,6 +71,19 @@ def test_ring_extend_skips_what_it_cannot_hold_but_counts_and_remembers_it() -> 
     assert ring.last_anomaly_seq == 3 and ring.last_anomaly_time == 5.0
 
 
+def test_ring_extend_past_capacity_after_single_points_keeps_the_newest() -> None:
+    # A batch larger than the capacity, into a ring that still has its first small size and
+    # holds points: the skipped points must not count as stored when the ring grows.
+    ring = PointRing(["a"], capacity=200)
+    for i in range(3):
+        ring.append(float(i), [i], 0.1, 0.5, False)
+    count = 500
+    ring.extend(9.0, np.arange(300, 500, dtype=float)[:, None], np.zeros(count),
+                np.full(count, 0.5), np.zeros(count, dtype=bool))
+    assert ring.total == 503 and ring.size == 200
+    assert ring.since(0).values[0].tolist() == [float(v) for v in range(300, 500)]
+
+
 def test_ring_since_honours_the_cursor_and_the_limit() -> None:
     ring = PointRing(["a"], capacity=50)
     for i in range(30):

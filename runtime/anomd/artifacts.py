@@ -25,6 +25,7 @@ import joblib
 import msgspec
 
 from anomd.errors import ArtifactRejected
+from anomd.explain import FeatureProfile
 from anomd.model import FittedModel, ModelInfo
 
 MAGIC = b"ANOMD\x00\x01\n"
@@ -127,20 +128,23 @@ class ArtifactCodec:
         joblib.dump(
             {
                 "detector": model.detector, "scaler": model.scaler, "encoder": model.encoder,
-                "feature_medians": model.feature_medians,
+                **(model.profile.to_parts() if model.profile is not None else {}),
             },
             buffer,
             protocol=5,
         )
-        payload = buffer.getvalue()
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            info=model.info,
-            content_hash="sha256:" + hashlib.sha256(payload).hexdigest(),
-            payload_size=len(payload),
-        )
-        raw = msgspec.json.encode(manifest)
-        return b"".join((MAGIC, _LEN.pack(len(raw)), raw, self._sign(raw), payload)), manifest
+        # A view of the buffer, not a copy: a large model is then held twice at most (the
+        # buffer and the artifact), not three times.
+        with buffer.getbuffer() as payload:
+            manifest = Manifest(
+                format_version=FORMAT_VERSION,
+                info=model.info,
+                content_hash="sha256:" + hashlib.sha256(payload).hexdigest(),
+                payload_size=len(payload),
+            )
+            raw = msgspec.json.encode(manifest)
+            blob = b"".join((MAGIC, _LEN.pack(len(raw)), raw, self._sign(raw), payload))
+        return blob, manifest
 
     def read_manifest(self, head: bytes, name: str) -> tuple[Manifest, int]:
         """Verifies and decodes the manifest from the first bytes of an artifact.
@@ -189,5 +193,5 @@ class ArtifactCodec:
         parts: dict[str, Any] = joblib.load(io.BytesIO(payload))
         return FittedModel(
             info=manifest.info, detector=parts["detector"], scaler=parts["scaler"],
-            encoder=parts["encoder"], feature_medians=parts.get("feature_medians"),
+            encoder=parts["encoder"], profile=FeatureProfile.from_parts(parts),
         )

@@ -64,6 +64,52 @@ class NoParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Parameter Struct for a detector without hyper-parameters."""
 
 
+#: Bytes of one cell of the float64 matrices detectors work on.
+CELL = 8
+
+
+@dataclass(frozen=True)
+class MemoryCost:
+    """How much memory a backend needs, in bytes, from the shape of its data.
+
+    The server admits a request only if its estimated working memory fits in
+    ``max_request_memory_mb`` (see ``anomd.admission``); the backend's part of that estimate
+    comes from here. Each function returns what the detector allocates *beyond* its input
+    matrix, at the peak of the operation, for ``rows`` rows of ``features`` float64 columns
+    and the parsed parameter Struct ``params``. Over-estimating refuses requests that would
+    have fitted; under-estimating lets one exhaust the machine, so measure peak RSS on data of
+    a realistic shape (``tests/test_admission_rss.py`` shows how) and round up.
+
+    Attributes:
+        fit: ``fit(rows, features, params)``: the peak of ``fit``, the fitted model included.
+        score: ``score(rows, features, trained_rows, params)``: the peak of ``score`` on
+            ``rows`` rows with a model fitted on ``trained_rows``.
+        model: ``model(rows, features, params)``: the fitted model's size (about its pickled
+            size; saving it to storage serialises it once more).
+    """
+
+    fit: Callable[[int, int, Any], float]
+    score: Callable[[int, int, int, Any], float]
+    model: Callable[[int, int, Any], float]
+
+
+def copies(fit: float, score: float, model: float = 1.0, fixed: float = 0.0) -> MemoryCost:
+    """A cost model that grows with the input matrix: ``fit`` copies of it while fitting,
+    ``score`` copies of the scored rows while scoring, a model of ``model`` copies of the
+    training matrix, plus ``fixed`` bytes for each."""
+    return MemoryCost(
+        fit=lambda rows, features, params: fixed + fit * rows * features * CELL,
+        score=lambda rows, features, trained, params: fixed + score * rows * features * CELL,
+        model=lambda rows, features, params: fixed + model * rows * features * CELL,
+    )
+
+
+#: For a backend that declares nothing: up to ten copies of the matrix while fitting or scoring,
+#: and a model that keeps the training data (as the neighbour methods do). Generous for most
+#: algorithms; a plugin whose memory grows faster (pairwise distances, kernels) must declare it.
+DEFAULT_MEMORY_COST = copies(fit=10, score=10, model=1, fixed=1 << 20)
+
+
 @dataclass(frozen=True)
 class DetectorSpec:
     """Everything the runtime needs to know about one detector backend.
@@ -84,6 +130,8 @@ class DetectorSpec:
             listed as unavailable and refuses requests with ``install_hint``.
         install_hint: What an operator runs to make the backend available.
         min_samples: Fewest training rows the backend accepts, given its parameters.
+        memory_cost: Its working memory as a function of the data's shape (for admission
+            control); the default assumes at most ten copies of the input matrix.
         contract_exemptions: Behavioural checks of the detector contract
             (:func:`anomd.testing.check_detector`) that do not apply to this algorithm, each
             with the reason, e.g. ``{"far_values": "scores angles, which wrap around"}``. Only
@@ -102,6 +150,7 @@ class DetectorSpec:
     requires: tuple[str, ...] = ()
     install_hint: str = ""
     min_samples: Callable[[Any], int] = field(default=lambda params: 2)
+    memory_cost: MemoryCost = DEFAULT_MEMORY_COST
     contract_exemptions: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def missing_dependencies(self) -> list[str]:

@@ -17,6 +17,11 @@ class AnomdError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries (``Retry-After`` for the temporary failures)."""
+        return {}
+
 
 class InvalidInput(AnomdError):
     """The request is well-formed JSON but its content cannot be used (422)."""
@@ -65,10 +70,38 @@ class ArtifactRejected(AnomdError):
 
 
 class StorageUnavailable(AnomdError):
-    """The storage backend cannot be reached (503)."""
+    """The storage backend cannot be reached, or kept failing after its retries (503).
+
+    The storage plugin has already retried with backoff, so the client is told to wait a
+    little before trying again rather than at once.
+    """
 
     status_code = 503
     title = "Storage unavailable"
+    retry_after = 5
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class Overloaded(AnomdError):
+    """Requests in progress hold too much of the server's memory budget for this one (503).
+
+    Attributes:
+        retry_after: Seconds after which a retry has a fair chance (sent as ``Retry-After``).
+    """
+
+    status_code = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class PluginError(Exception):

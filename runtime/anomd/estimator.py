@@ -157,13 +157,15 @@ class Detector:
         """Per-feature contributions for ``rows`` of ``X`` (default: its anomalous rows).
 
         A contribution is how much the raw score falls when that feature alone is set to its
-        training median, largest first (what ``explain: true`` adds on ``/score``).
+        training median, largest first (what ``explain: true`` adds on ``/score``); ties
+        between saturated contributions are ordered as :mod:`anomd.explain` documents, so the
+        first feature is the row's cause.
         """
         model = self._fitted()
         matrix = model.matrix(X)
         if rows is None:
             rows = model.score_matrix(matrix).is_anomaly.nonzero()[0].tolist()
-        return model.explain(matrix, rows, limit)
+        return {row: found.contributions for row, found in model.explain(matrix, rows, limit).items()}
 
     # -- what was learned --------------------------------------------------------------------
 

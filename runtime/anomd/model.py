@@ -18,6 +18,7 @@ import numpy as np
 from anomd.detectors import Detector, DetectorSpec
 from anomd.encoding import RowEncoder, encode_rows
 from anomd.errors import InvalidInput
+from anomd.explain import EXPLAIN_LIMIT, Explanation, FeatureProfile, explain
 from anomd.inputs import TIMESTAMP_FIELD, model_matrix, prepare, training_matrix
 from anomd.normalization import NORMALIZATIONS, ScoreScaler, agree_with_flags, finite_scores
 from anomd.versions import library_versions
@@ -79,30 +80,17 @@ class FittedModel:
     detector: Detector
     scaler: ScoreScaler
     encoder: RowEncoder | None
-    feature_medians: np.ndarray | None = None
+    #: The training columns' medians, spreads and ranges, for explanations.
+    profile: FeatureProfile | None = None
 
-    def explain(self, X: np.ndarray, rows: Sequence[int], limit: int = 1000) -> dict[int, dict[str, float]]:
-        """Per-feature contributions for ``rows`` of ``X`` (the anomalous ones, typically).
-
-        A feature's contribution is how much the raw score falls when that feature alone is
-        set to its training median: model-agnostic, and in the detector's own units. At most
-        ``limit`` rows are explained, since each costs one extra scoring per feature.
-        """
-        rows = list(rows)[:limit]
-        if not rows or self.feature_medians is None:
+    def explain(
+        self, X: np.ndarray, rows: Sequence[int], limit: int = EXPLAIN_LIMIT
+    ) -> dict[int, Explanation]:
+        """Per-feature contributions and the cause for ``rows`` of ``X`` (the anomalous ones,
+        typically; at most ``limit``). See :mod:`anomd.explain` for how the cause is chosen."""
+        if self.profile is None:
             return {}
-        subset = X[rows]
-        n, d = subset.shape
-        base = finite_scores(self.detector.score(subset))
-        probes = np.repeat(subset, d, axis=0)
-        cols = np.tile(np.arange(d), n)
-        probes[np.arange(n * d), cols] = self.feature_medians[cols]
-        drops = (base[:, None] - finite_scores(self.detector.score(probes)).reshape(n, d))
-        names = self.info.feature_names
-        return {
-            row: {names[j]: round(float(drops[k, j]), 6) for j in np.argsort(-drops[k])}
-            for k, row in enumerate(rows)
-        }
+        return explain(self.detector.score, X, rows, self.profile, self.info.feature_names, limit)
 
     def threshold_for(self, normalization: str | None) -> float:
         """The learned threshold on the requested score scale (monotone maps convert exactly)."""
@@ -193,7 +181,9 @@ def train(
 
     ``encoder`` names the columns of a matrix the caller encoded itself from a table (dataset
     jobs build the matrix from Parquet columns directly, far faster than via dict rows); the
-    model then scores dict rows by those names, like a model fitted on dict rows.
+    model then scores dict rows by those names, like a model fitted on dict rows. Object rows
+    may come with the encoder already inferred from them (memory admission measures the
+    encoded width first); it then encodes them.
     ``time_field`` is the rows' timestamp key, never a feature; ``max_width`` bounds how many
     features object rows may encode to (checked before the matrix is allocated).
 
@@ -208,7 +198,7 @@ def train(
         X, encoder = training_matrix(prepare(rows, schema=schema, time_field=time_field or TIMESTAMP_FIELD),
                                      schema, time_field, max_width)
     else:
-        X = encode_rows(rows, None, len(encoder.features))
+        X = encode_rows(rows, encoder, len(encoder.features))
     needed = spec.min_samples(parsed)
     if X.shape[0] < needed:
         raise InvalidInput(
@@ -246,5 +236,6 @@ def train(
         library_versions=library_versions(),
     )
     return FittedModel(
-        info=info, detector=detector, scaler=scaler, encoder=encoder, feature_medians=np.median(X, axis=0)
+        info=info, detector=detector, scaler=scaler, encoder=encoder,
+        profile=FeatureProfile.learn(X),
     )

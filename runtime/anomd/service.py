@@ -8,17 +8,22 @@ CPU-bound calls on worker threads.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+import numpy as np
 
+from anomd import admission
+from anomd.admission import MemoryBudget, MemoryEstimate, RowsShape
 from anomd.artifacts import ArtifactCodec
 from anomd.backend_catalog import BackendRow, backend_rows, params_for, resolve_backend
 from anomd.detectors import DetectorSpec
+from anomd.encoding import RowEncoder
 from anomd.errors import AnomdError, Conflict, InvalidInput, NotFound, TooLarge
 from anomd.estimator import Detector
+from anomd.explain import Explanation
 from anomd.inputs import Prepared, prepare
 from anomd.metrics import ServiceMetrics
 from anomd.model import FittedModel, ModelDetails, Scores
@@ -31,6 +36,8 @@ from anomd.signing_key import artifact_key
 from anomd.storage import Storage
 from anomd.storage_config import open_storage
 from anomd.timeseries.series import SeriesResult, detect_series, is_series
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,8 @@ class AnomalyService:
         #: Serialises the writes (save, delete) to one model; reads need no lock (see ModelLocks).
         self.locks = ModelLocks()
         self.metrics = ServiceMetrics()
+        #: The working memory requests may hold together (``max_request_memory_mb``).
+        self.memory = MemoryBudget(admission.limit_mb(self.settings.max_request_memory_mb))
 
     # -- backends ---------------------------------------------------------------------------
 
@@ -117,31 +126,44 @@ class AnomalyService:
         schema: Mapping[str, str] | None = None,
         overwrite: bool = True,
         description: str | None = None,
+        body_bytes: int = 0,
     ) -> FitOutcome:
-        """Fits a detector and persists it at once as ``<model>_<backend>.joblib``."""
+        """Fits a detector and persists it at once as ``<model>_<backend>.joblib``.
+
+        ``body_bytes``: memory the caller already holds for this request (the HTTP body),
+        counted in its memory estimate.
+        """
         spec = self.detector(backend)
         filename = model_filename(check_new_name(model, self.settings.max_name_length), spec.id)
         data = self.check_rows(data, schema)
         if not overwrite and self.models.exists(filename):
             raise Conflict(f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
+        params = self._params(spec.id, params)
+        shape = self._shape(data, schema)
+        estimate = admission.estimate_fit(spec, spec.parse_params(params), shape, body_bytes)
         started = time.perf_counter()
         try:
-            fitted = self._detector(spec, contamination, normalization, params, schema).fit(
-                data, name=model, description=description,
-                plugin=self.plugins.detectors.entry(spec.id).plugin,  # type: ignore[union-attr]
-                timestamp_field=self.settings.timestamp_field, max_width=self.settings.max_columns,
-            ).model_
-            assert fitted is not None
-            # Training runs unlocked (fits of one model may overlap); the write is serialised
-            # with other saves and deletes of the model, so "last write wins" is well defined.
-            with self.locks.writing(filename):
-                if not overwrite and self.models.exists(filename):
-                    raise Conflict(
-                        f"model {model!r} with backend {spec.id!r} exists and overwrite is false")
-                _, manifest = self.models.save(fitted, filename)
+            with self.memory.admit(estimate):
+                fitted = self._detector(spec, contamination, normalization, params, schema).fit(
+                    data, name=model, description=description,
+                    plugin=self.plugins.detectors.entry(spec.id).plugin,  # type: ignore[union-attr]
+                    timestamp_field=self.settings.timestamp_field, max_width=self.settings.max_columns,
+                ).model_
+                assert fitted is not None
+                return self._save(fitted, spec, filename, overwrite, started)
         except AnomdError:
             self.metrics.fit_failures.inc(spec.id)
             raise
+
+    def _save(self, fitted: FittedModel, spec: DetectorSpec, filename: str, overwrite: bool,
+              started: float) -> FitOutcome:
+        # Training runs unlocked (fits of one model may overlap); the write is serialised with
+        # other saves and deletes of the model, so "last write wins" is well defined.
+        with self.locks.writing(filename):
+            if not overwrite and self.models.exists(filename):
+                raise Conflict(f"model {fitted.info.name!r} with backend {spec.id!r} exists and "
+                               "overwrite is false")
+            _, manifest = self.models.save(fitted, filename)
         self.metrics.fits.inc(spec.id)
         self.metrics.fit_seconds.observe(time.perf_counter() - started, spec.id)
         return FitOutcome(fitted, filename, self.models.location(filename), manifest.content_hash)
@@ -182,7 +204,13 @@ class AnomalyService:
             )
         return found[0][1]
 
-    def score(
+    def score(self, data: Any, **options: Any) -> tuple[FittedModel, Scores]:
+        """Scores rows with a stored model (no prior load needed); ``options`` are
+        :meth:`score_explained`'s ``model``, ``backend``, ``threshold``, ``normalization``."""
+        fitted, scores, _ = self.score_explained(data, **options)  # type: ignore[misc]
+        return fitted, scores
+
+    def score_explained(
         self,
         data: Any,
         *,
@@ -190,13 +218,27 @@ class AnomalyService:
         backend: str | None = None,
         threshold: float | None = None,
         normalization: str | None = None,
-    ) -> tuple[FittedModel, Scores]:
-        """Scores rows with a stored model (no prior load needed)."""
+        explain: bool = False,
+        body_bytes: int = 0,
+        reply: Callable[[FittedModel, Scores, dict[int, Explanation]], T] | None = None,
+    ) -> tuple[FittedModel, Scores, dict[int, Explanation]] | T:
+        """Scores rows with a stored model and, with ``explain``, explains the anomalous ones.
+
+        ``reply`` builds the caller's answer while the request's memory is still admitted
+        (the HTTP reply of a large batch is part of its working memory); it is returned instead
+        of the tuple.
+        """
         data = self.check_rows(data)
         fitted, _ = self.get_model(model, backend)
-        scores = Detector.from_model(fitted).scores(data, threshold=threshold, normalization=normalization)
-        self.metrics.scored_rows.inc(fitted.info.backend, by=len(data))
-        return fitted, scores
+        estimate = self._score_estimate(fitted, data, explain, body_bytes)
+        with self.memory.admit(estimate):
+            X = fitted.matrix(data)
+            scores = fitted.score_matrix(X, threshold, normalization)
+            self.metrics.scored_rows.inc(fitted.info.backend, by=len(X))
+            explained = fitted.explain(X, np.flatnonzero(scores.is_anomaly).tolist()) if explain else {}
+            if reply is not None:
+                return reply(fitted, scores, explained)
+        return fitted, scores, explained
 
     def detect(
         self,
@@ -210,6 +252,7 @@ class AnomalyService:
         threshold: float | None = None,
         series: bool | None = None,
         timestamp_field: str | None = None,
+        body_bytes: int = 0,
     ) -> tuple[FittedModel, Scores] | SeriesResult:
         """Fits on ``data`` and scores the same rows; nothing is persisted.
 
@@ -218,9 +261,11 @@ class AnomalyService:
         time-series pipeline would have scored them (:mod:`anomd.timeseries.series`), and a
         :class:`SeriesResult` comes back. ``series=True`` insists (rows without timestamps are
         then an error); ``series=False`` scores them as unordered rows, the timestamp left out.
+        ``body_bytes`` as in :meth:`fit`.
 
         Raises:
             InvalidInput: Bad rows or settings, or ``series=True`` without timestamps.
+            TooLarge: The request's estimated working memory is over ``max_request_memory_mb``.
         """
         time_field = timestamp_field or self.settings.timestamp_field
         data = self.check_rows(data, schema, time_field)
@@ -238,10 +283,18 @@ class AnomalyService:
             raise InvalidInput(f"series is true but the rows carry no {time_field!r}; send each row's "
                                "time under that key (or set timestamp_field)")
         spec = self.detector(backend)
-        detector = self._detector(spec, 0.1 if contamination is None else contamination, normalization,
-                                  params, schema).fit(data, name="detect", timestamp_field=time_field,
-                                                      max_width=self.settings.max_columns)
-        scores = detector.scores(data, threshold=threshold)
+        contamination = 0.1 if contamination is None else contamination
+        merged = self._params(spec.id, params)
+        shape = self._shape(data, schema, time_field)
+        # With the learned threshold about ``contamination`` of the rows are flagged (twice
+        # that leaves room for leave-one-out training scores); an explicit one may flag all.
+        flagged = 1.0 if threshold is not None else 2 * contamination
+        with self.memory.admit(admission.estimate_detect(
+            spec, spec.parse_params(merged), shape, body_bytes, flagged
+        )):
+            detector = self._detector(spec, contamination, normalization, merged, schema).fit(
+                data, name="detect", timestamp_field=time_field, max_width=self.settings.max_columns)
+            scores = detector.scores(data, threshold=threshold)
         self.metrics.detected_rows.inc(spec.id, by=len(data))
         return detector.model_, scores  # type: ignore[return-value]
 
@@ -252,6 +305,33 @@ class AnomalyService:
         """An unfitted in-memory detector with this server's default parameters applied."""
         return Detector(spec, contamination=contamination, normalization=normalization,
                         schema=schema, params=self._params(spec.id, params))
+
+    # -- memory admission -------------------------------------------------------------------
+
+    def _shape(
+        self, data: Prepared, schema: Mapping[str, str] | None, time_field: str | None = None
+    ) -> RowsShape:
+        """The training rows' encoded shape. Object rows have their encoder inferred here (it
+        is what knows their width: one column per category), before any matrix is allocated."""
+        encoder = None
+        rows = data.data
+        if not isinstance(rows, np.ndarray) and len(rows) and isinstance(rows[0], Mapping):
+            encoder = RowEncoder.infer(rows, schema, time_field or self.settings.timestamp_field,  # type: ignore[arg-type]
+                                       self.settings.max_columns)
+            if not encoder.columns:
+                raise InvalidInput("rows must have at least one column ($.data[0] is empty)")
+        return admission.rows_shape(rows, encoder)
+
+    def _score_estimate(
+        self, fitted: FittedModel, data: Prepared, explain: bool, body_bytes: int
+    ) -> MemoryEstimate:
+        info = fitted.info
+        spec = self.plugins.detectors.get(info.backend)
+        if spec is None:  # a model whose plugin is gone could not have been loaded
+            raise NotFound(f"backend {info.backend!r} is not registered")
+        shape = admission.rows_shape(data.data, width=info.input_dim)
+        return admission.estimate_score(spec, spec.parse_params(info.params), shape,
+                                        info.samples_fitted, body_bytes, explain)
 
     # -- model management -------------------------------------------------------------------
 

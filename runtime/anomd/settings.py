@@ -49,6 +49,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     blocked_plugins: list[str] = msgspec.field(default_factory=list)
     #: Fail start-up when any plugin fails to load (use in CI).
     strict_plugins: bool = False
+    #: Refuse to start when a start-up check warns, e.g. remote storage signed with a key
+    #: generated on this machine (other processes sharing the bucket could not read its models).
+    strict_startup: bool = False
     #: API keys allowed everything: fit, load, delete, stream reset and all read routes. Write
     #: the key itself or ``sha256:`` + the hex SHA-256 of it (so the file need not hold it).
     #: With no keys at all the API is open, which is refused off loopback (see below).
@@ -78,6 +81,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Largest model artifact in bytes; a fit that would store a bigger one is refused (413)
     #: and the previous version stays.
     max_artifact_bytes: Positive = 1024 * 1024 * 1024
+    #: Working memory, in MB, that fit, score, detect, explain and stream requests may hold
+    #: together; each request's peak is estimated from its rows, width and backend before it
+    #: allocates anything. One over the limit on its own gets a 413 naming the estimate; one
+    #: that does not fit next to the requests in progress gets a 503 with Retry-After. 0 (the
+    #: default) means half of the machine's memory (or of the container's limit). With
+    #: ``--workers N`` each process has this budget: divide by N.
+    max_request_memory_mb: Annotated[int, msgspec.Meta(ge=0)] = 0
     #: Decoded models kept in memory.
     model_cache_size: Positive = 64
     #: Threads for fitting and scoring (CPU work never runs on the event loop).

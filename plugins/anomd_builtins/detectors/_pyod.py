@@ -5,11 +5,18 @@ higher = more anomalous). The adapter records the training scores PyOD computes 
 (leave-one-out for the neighbour methods), which the runtime uses for the threshold, and, for
 the detectors that take a ``tail`` parameter, adds the tail term beyond the training range
 (see ``_range_tails``).
+
+It also caps scikit-learn's chunked computations (pairwise distances for metrics without a
+specialised neighbour search, chunked isolation-forest scoring) at :data:`WORKING_MEMORY_MB`
+instead of scikit-learn's default of 1 GB per chunk, so the memory a fit or a large batch
+takes follows the backends' declared cost models (``anomd.detectors.MemoryCost``) rather than
+a global default. The setting is per thread, so it never leaks into the embedding process.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,6 +24,20 @@ import numpy as np
 from anomd.normalization import ScoreScaler
 
 from ._range_tails import BeyondRange, RangeTails, Tail
+
+#: Largest temporary chunk, in MB, scikit-learn may allocate inside a fit or a batch score.
+WORKING_MEMORY_MB = 64
+#: Batches up to this many rows cannot reach the cap; they skip the (microseconds of) setup.
+_SMALL_BATCH = 256
+
+
+def bounded_chunks(rows: int) -> Any:
+    """scikit-learn's configuration with chunks capped, for work on ``rows`` rows."""
+    if rows <= _SMALL_BATCH:
+        return nullcontext()
+    import sklearn
+
+    return sklearn.config_context(working_memory=WORKING_MEMORY_MB)
 
 
 class PyODDetector:
@@ -50,7 +71,8 @@ class PyODDetector:
 
     def fit_estimator(self, X: np.ndarray) -> None:
         """Fits the scoring model itself (without the tail) and sets ``training_scores_``."""
-        self.estimator.fit(X)
+        with bounded_chunks(len(X)):
+            self.estimator.fit(X)
         self.training_scores_ = np.asarray(self.estimator.decision_scores_, dtype=np.float64)
 
     def score(self, X: np.ndarray) -> np.ndarray:
@@ -61,7 +83,8 @@ class PyODDetector:
 
     def capped_score(self, X: np.ndarray) -> np.ndarray:
         """The estimator's own scores, without the tail term."""
-        return np.asarray(self.estimator.decision_function(X), dtype=np.float64).reshape(-1)
+        with bounded_chunks(len(X)):
+            return np.asarray(self.estimator.decision_function(X), dtype=np.float64).reshape(-1)
 
     def _score_per_nat(self, X: np.ndarray) -> float:
         if self.nats_to_score is not None:

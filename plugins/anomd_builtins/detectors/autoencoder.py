@@ -14,7 +14,7 @@ import msgspec
 import numpy as np
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
 from ._range_tails import TailParam
@@ -84,6 +84,24 @@ class AutoEncoderDetector(PyODDetector):
             return super().capped_score(X)
 
 
+MB = 1 << 20
+def _widest(params: AutoEncoderParams, d: int) -> int:
+    return max([d, *params.hidden_neurons])
+
+
+#: Measured: PyOD keeps a standardised copy of the matrix and feeds it through torch in batches
+#: (per-row bookkeeping of about a kilobyte while training, half that while scoring), plus one
+#: batch of activations per layer; the network itself is small.
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 4 * n * d * CELL + 1400 * n
+    + 4 * p.batch_size * _widest(p, d) * len(p.hidden_neurons) * CELL + 16 * MB,
+    score=lambda m, d, n, p: 2 * m * d * CELL + 500 * m
+    + 4 * p.batch_size * _widest(p, d) * len(p.hidden_neurons) * CELL + 8 * MB,
+    model=lambda n, d, p: 16 * n + 4 * sum(a * b for a, b in zip([d, *p.hidden_neurons],
+                                                                 [*p.hidden_neurons, d])) * CELL + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="autoencoder",
     name="AutoEncoder",
@@ -101,6 +119,7 @@ SPEC = DetectorSpec(
     ),
     # Batch normalisation needs at least two rows per batch.
     min_samples=lambda params: 2,
+    memory_cost=MEMORY,
 )
 
 

@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
 
@@ -58,6 +58,16 @@ class CBLOFDetector(PyODDetector):
         return self
 
 
+MB = 1 << 20
+#: Measured: k-means keeps a distance per row and cluster; the model keeps per-row labels and
+#: distances.
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 3 * n * d * CELL + n * (p.n_clusters + 8) * CELL + 4 * MB,
+    score=lambda m, d, n, p: 3 * m * d * CELL + m * (p.n_clusters + 8) * CELL + 2 * MB,
+    model=lambda n, d, p: 40 * n + p.n_clusters * d * CELL + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="cblof",
     name="CBLOF",
@@ -69,6 +79,7 @@ SPEC = DetectorSpec(
     params=CBLOFParams,
     build=CBLOFDetector,
     min_samples=lambda params: params.n_clusters,
+    memory_cost=MEMORY,
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._fast_ecdf import ECDFTailDetector
 from ._fast_param import FastScoring
@@ -32,6 +32,15 @@ def build(params: COPODParams, contamination: float) -> ECDFTailDetector:
     return ECDFTailDetector(COPOD(contamination=contamination), "copod", False, params.tail)
 
 
+MB = 1 << 20
+#: As ECOD (same fit, same sketch-based scoring).
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 10 * n * d * CELL + 32 * n + 4 * MB,
+    score=lambda m, d, n, p: 16 * m * d * CELL + 4 * MB,
+    model=lambda n, d, p: d * min(n, 4096) * 24 + 16 * n + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="copod",
     name="COPOD",
@@ -42,6 +51,7 @@ SPEC = DetectorSpec(
     best_for="High-dimensional tabular data with no tuning budget; interpretable per-feature tails.",
     params=COPODParams,
     build=build,
+    memory_cost=MEMORY,
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._fast_ecdf import ECDFTailDetector
 from ._fast_param import FastScoring
@@ -32,6 +32,16 @@ def build(params: ECODParams, contamination: float) -> ECDFTailDetector:
     return ECDFTailDetector(ECOD(contamination=contamination), "ecod", False, params.tail)
 
 
+MB = 1 << 20
+#: Measured: PyOD's fit keeps the matrix and four more of its size; scoring builds about a dozen
+#: matrix-sized temporaries; the model is the ECDF sketch (at most a few thousand knots a column).
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 10 * n * d * CELL + 32 * n + 4 * MB,
+    score=lambda m, d, n, p: 16 * m * d * CELL + 4 * MB,
+    model=lambda n, d, p: d * min(n, 4096) * 24 + 16 * n + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="ecod",
     name="ECOD",
@@ -42,6 +52,7 @@ SPEC = DetectorSpec(
     best_for="A strong parameter-free default for tabular data; features with skewed tails.",
     params=ECODParams,
     build=build,
+    memory_cost=MEMORY,
 )
 
 

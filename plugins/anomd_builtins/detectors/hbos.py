@@ -14,7 +14,7 @@ from typing import Annotated
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
 from ._range_tails import TailParam
@@ -41,6 +41,16 @@ def build(params: HBOSParams, contamination: float) -> HBOSDetector:
     )
 
 
+MB = 1 << 20
+#: Measured: one histogram per column, built and applied column by column (about two copies
+#: of the matrix at most); the model keeps the training scores and labels.
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 3 * n * d * CELL + 48 * n + 2 * MB,
+    score=lambda m, d, n, p: 1.5 * m * d * CELL + 32 * m + 2 * MB,
+    model=lambda n, d, p: 24 * n + d * p.n_bins * 16 + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="hbos",
     name="HBOS",
@@ -51,6 +61,7 @@ SPEC = DetectorSpec(
     best_for="Very large data and tight latency budgets, when features are roughly independent.",
     params=HBOSParams,
     build=build,
+    memory_cost=MEMORY,
 )
 
 

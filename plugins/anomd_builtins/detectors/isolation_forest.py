@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._fast_iforest import FastIForestDetector
 from ._fast_param import FastScoring
@@ -46,6 +46,25 @@ def build(params: IsolationForestParams, contamination: float) -> FastIForestDet
     )
 
 
+MB = 1 << 20
+def _samples(n: int, params: IsolationForestParams) -> int:
+    """Rows each tree is grown on (scikit-learn's ``max_samples`` rule)."""
+    if params.max_samples == "auto":
+        return min(256, n)
+    if isinstance(params.max_samples, float):
+        return max(1, int(params.max_samples * n))
+    return min(params.max_samples, n)
+
+
+#: Measured: growing the trees costs little, and the fit scores the training rows tree by tree;
+#: scoring walks every tree at once, one float64 per row and tree (the packed forest).
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 2 * n * d * CELL + 12 * n * CELL + 4 * MB,
+    score=lambda m, d, n, p: m * d * CELL + m * (p.n_estimators + 8) * CELL + 2 * MB,
+    model=lambda n, d, p: p.n_estimators * _samples(n, p) * 2 * 48 + 16 * n + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="isolation_forest",
     name="Isolation Forest",
@@ -56,6 +75,7 @@ SPEC = DetectorSpec(
     best_for="General-purpose tabular data, mixed scales, many rows.",
     params=IsolationForestParams,
     build=build,
+    memory_cost=MEMORY,
 )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
 
@@ -32,6 +32,17 @@ def build(params: KNNParams, contamination: float) -> PyODDetector:
     )
 
 
+MB = 1 << 20
+#: Measured: a tree (or brute-force search in bounded chunks) over a copy of the matrix, and
+#: k + 1 neighbours (distance and index) per row. Not the O(n²) distance matrix: scikit-learn
+#: reduces distances in small chunks (every metric here has a specialised reduction).
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 2 * n * d * CELL + 3 * n * (p.n_neighbors + 1) * 2 * CELL + 2 * MB,
+    score=lambda m, d, n, p: m * d * CELL + 2 * m * (p.n_neighbors + 1) * 2 * CELL + 2 * MB,
+    model=lambda n, d, p: n * d * CELL + n * 48 + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="knn",
     name="k-Nearest Neighbours",
@@ -44,6 +55,7 @@ SPEC = DetectorSpec(
     build=build,
     # Training scores leave each row out, so k neighbours need k + 1 rows.
     min_samples=lambda params: params.n_neighbors + 1,
+    memory_cost=MEMORY,
 )
 
 

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
-from ._pyod import PyODDetector
+from ._pyod import WORKING_MEMORY_MB, PyODDetector
 
 
 class LOFParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -31,6 +31,22 @@ def build(params: LOFParams, contamination: float) -> PyODDetector:
     )
 
 
+MB = 1 << 20
+def _chunks(params: LOFParams) -> int:
+    """Distance chunks of a brute-force search: the cosine metric has no specialised reduction,
+    so scikit-learn computes distance rows in chunks of up to ``_pyod.WORKING_MEMORY_MB``."""
+    return 2 * WORKING_MEMORY_MB * MB if params.metric == "cosine" else 2 * MB
+
+
+#: Measured: like kNN (a tree or chunked brute force over a copy of the matrix), with the k
+#: neighbours' distances and indices of every training row kept in the model.
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 2 * n * d * CELL + 4 * n * (p.n_neighbors + 1) * 2 * CELL + _chunks(p),
+    score=lambda m, d, n, p: m * d * CELL + 3 * m * (p.n_neighbors + 1) * 2 * CELL + _chunks(p),
+    model=lambda n, d, p: n * d * CELL + n * (p.n_neighbors + 1) * 2 * CELL + n * 48 + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="local_outlier_factor",
     name="Local Outlier Factor",
@@ -42,6 +58,7 @@ SPEC = DetectorSpec(
     params=LOFParams,
     build=build,
     min_samples=lambda params: 2,
+    memory_cost=MEMORY,
 )
 
 

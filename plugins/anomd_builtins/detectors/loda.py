@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._fast_loda import FastLODADetector
 from ._fast_param import FastScoring
@@ -37,6 +37,15 @@ def build(params: LODAParams, contamination: float) -> FastLODADetector:
     )
 
 
+MB = 1 << 20
+#: Measured: the projections of the whole matrix, histogram by histogram; a small model.
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 2 * n * d * CELL + 12 * n * CELL + 4 * MB,
+    score=lambda m, d, n, p: 2 * m * d * CELL + 12 * m * CELL + 4 * MB,
+    model=lambda n, d, p: p.n_random_cuts * (d + p.n_bins) * CELL * 2 + 16 * n + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="loda",
     name="LODA",
@@ -47,6 +56,7 @@ SPEC = DetectorSpec(
     best_for="Streams and large data: cheap to fit and to score, robust to irrelevant features.",
     params=LODAParams,
     build=build,
+    memory_cost=MEMORY,
 )
 
 

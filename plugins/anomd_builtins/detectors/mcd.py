@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
 
@@ -29,6 +29,16 @@ def build(params: MCDParams, contamination: float) -> PyODDetector:
     )
 
 
+MB = 1 << 20
+#: Measured: scikit-learn's FastMCD draws many subsets and keeps distances for every row; about
+#: a dozen copies of the matrix at the peak. Scoring is a Mahalanobis distance (two copies).
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 12 * n * d * CELL + 600 * n + 4 * MB,
+    score=lambda m, d, n, p: m * d * CELL + 16 * m + MB,
+    model=lambda n, d, p: 40 * n + 4 * d * d * CELL + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="mcd",
     name="Minimum Covariance Determinant",
@@ -41,6 +51,7 @@ SPEC = DetectorSpec(
     build=build,
     # A covariance estimate needs more rows than columns; the data check refines this.
     min_samples=lambda params: 3,
+    memory_cost=MEMORY,
 )
 
 

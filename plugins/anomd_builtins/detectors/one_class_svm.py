@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
 
@@ -33,6 +33,17 @@ def build(params: OneClassSVMParams, contamination: float) -> PyODDetector:
     )
 
 
+MB = 1 << 20
+#: libsvm caches kernel rows (one float32 per pair of training rows) up to PyOD's 200 MB cache:
+#: the quadratic part. The model keeps the support vectors (about ``nu`` of the rows).
+_KERNEL_CACHE = 200 * MB
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: min(4 * n * n, _KERNEL_CACHE) + 3 * n * d * CELL + 64 * n + 4 * MB,
+    score=lambda m, d, n, p: 2 * m * d * CELL + 16 * m + MB,
+    model=lambda n, d, p: n * d * CELL + 32 * n + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="one_class_svm",
     name="One-Class SVM",
@@ -43,6 +54,7 @@ SPEC = DetectorSpec(
     best_for="Small to medium data with a smooth normal region; quadratic in the number of rows.",
     params=OneClassSVMParams,
     build=build,
+    memory_cost=MEMORY,
 )
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 import anomd
-from anomd.detectors import DetectorSpec
+from anomd.detectors import CELL, DetectorSpec, MemoryCost
 
 from ._pyod import PyODDetector
 from ._range_tails import TailParam
@@ -122,6 +122,28 @@ class SUODDetector(PyODDetector):
             return super().capped_score(X)
 
 
+MB = 1 << 20
+#: Base estimators SUOD replaces by a regression forest (its "approximation"): its model grows
+#: by a few kB per training row for each of them.
+_APPROXIMATED = frozenset({"lof", "knn"})
+
+
+def _forest_rows(n: int, params: SUODParams) -> int:
+    if not params.approx_flag_global:
+        return 0
+    return n * sum(1 for name in params.base_estimators if name in _APPROXIMATED)
+
+
+#: Measured: the members' own memory (neighbour arrays, trees) plus, with the approximation on,
+#: 50-tree regression forests grown to full depth on every row, the bulk of the model.
+MEMORY = MemoryCost(
+    fit=lambda n, d, p: 7 * _forest_rows(n, p) * 1024 + len(p.base_estimators) * 4 * n * d * CELL
+    + 40 * n * len(p.base_estimators) * CELL + 16 * MB,
+    score=lambda m, d, n, p: 2 * m * d * CELL + 50 * m * len(p.base_estimators) + 6 * MB,
+    model=lambda n, d, p: 6 * _forest_rows(n, p) * 1024 + n * d * CELL * 2 + 64 * n + MB,
+)
+
+
 SPEC = DetectorSpec(
     id="suod",
     name="SUOD",
@@ -136,6 +158,7 @@ SPEC = DetectorSpec(
     install_hint="Install the extra: pip install 'anomd[suod]' (or uv sync --extra suod).",
     # LOF uses 20 neighbours and kNN 5; each needs one row more than its neighbourhood.
     min_samples=lambda params: 21 if "lof" in params.base_estimators else 6,
+    memory_cost=MEMORY,
 )
 
 

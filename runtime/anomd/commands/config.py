@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import msgspec
 
 from anomd.commands.common import add_command, add_config_option, add_data_dir_option, settings_from
-from anomd.settings import Settings
+from anomd.redaction import MASK, masked
 
-MASK = "********"
-#: ``storage_options`` keys whose values are credentials.
-_SECRET_OPTION = re.compile(r"secret|password|passwd|token|credential|session", re.IGNORECASE)
-
+__all__ = ["MASK", "masked", "register", "run_show"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = add_command(
@@ -43,32 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_option(show)
     add_data_dir_option(show)
     show.set_defaults(run=run_show)
-
-
-def masked(settings: Settings) -> dict[str, Any]:
-    """The settings as plain values with secrets replaced by ``********``."""
-    values = msgspec.to_builtins(settings)
-    if values["secret_key"]:
-        values["secret_key"] = MASK
-    for keys in ("admin_keys", "read_keys"):
-        values[keys] = [MASK] * len(values[keys])
-    for options in ("storage_options", "job_storage_options"):
-        values[options] = {
-            k: (MASK if _SECRET_OPTION.search(k) and v else v)
-            for k, v in values[options].items()
-        }
-    values["storage"] = _mask_uri_password(values["storage"])
-    return values
-
-
-def _mask_uri_password(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:{MASK}@{host}"))
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -56,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
 
     from anomd.logging import capture_warnings, stdlib_logging_config
     from anomd.server.auth import check_exposure
+    from anomd.server.startup import refuse_if_strict
 
     settings = settings_from(args, host=args.host, port=args.port)
     check_exposure(settings)  # before any process starts, so the refusal is said once, clearly
+    refuse_if_strict(settings)
     log_config = stdlib_logging_config(settings.log_level, settings.log_format)
     if args.workers == 1:
         from anomd.server.app import create_app

@@ -28,6 +28,7 @@ from anomd.server.observe import observed
 from anomd.server.openapi_body import request_components
 from anomd.server.openapi_security import document_api_keys
 from anomd.server.probes import ProbesController
+from anomd.server.startup import check_startup
 from anomd.server.state import AppState
 from anomd.server.streaming import StreamController, build_stream_manager, stream_lifespan
 from anomd.server.system import SystemController
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, service: AnomalyService | None 
     check_exposure(settings)
     keys = KeyTable.from_settings(settings)
     configure_logging(settings.log_level, settings.log_format)
+    check_startup(settings)
     service = service or AnomalyService(settings)
     state = AppState(service=service, workers=Workers(settings.worker_threads))
     state.streams = build_stream_manager(service, settings)

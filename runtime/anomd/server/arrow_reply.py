@@ -18,6 +18,7 @@ import numpy as np
 from litestar import Request, Response
 
 from anomd.arrow import ARROW_STREAM, write_stream
+from anomd.explain import Explanation
 from anomd.model import Scores
 
 SUMMARY_HEADER = "anomd-summary"
@@ -51,7 +52,7 @@ def wants_arrow(request: Request) -> bool:
 
 
 def arrow_scores(
-    scores: Scores, rows: np.ndarray, explanations: dict[int, dict[str, float]], summary: msgspec.Struct
+    scores: Scores, rows: np.ndarray, explanations: dict[int, Explanation], summary: msgspec.Struct
 ) -> Response[bytes]:
     """The Arrow reply for ``rows`` of ``scores`` (all rows for /score, flagged ones for /detect)."""
     import polars as pl
@@ -63,7 +64,7 @@ def arrow_scores(
         "is_anomaly": pl.Series("is_anomaly", scores.is_anomaly[rows], dtype=pl.Boolean),
     }
     if explanations:
-        text = [json.dumps(explanations[i]) if i in explanations else None for i in rows.tolist()]
+        text = [json.dumps(explanations[i].contributions) if i in explanations else None for i in rows.tolist()]
         columns["explanation"] = pl.Series("explanation", text, dtype=pl.String)
     header = msgspec.to_builtins(summary)
     header.pop("data", None)  # the table itself

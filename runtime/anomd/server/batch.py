@@ -13,10 +13,9 @@ import numpy as np
 from litestar import Controller, Request, post
 
 from anomd.docgen.curl_examples import EXAMPLES
-from anomd.estimator import Detector
 from anomd.server.arrow_body import decode_batch_body
 from anomd.server.arrow_reply import arrow_scores, wants_arrow
-from anomd.server.body import decode_body
+from anomd.server.body import body_size, decode_body
 from anomd.server.openapi_body import batch_body, json_body
 from anomd.server.responses import (
     detect_response,
@@ -96,6 +95,7 @@ class BatchController(Controller):
             service.fit, req.data, model=req.model, backend=req.backend,
             contamination=req.contamination, normalization=req.normalization, params=params,
             schema=req.schema, overwrite=req.overwrite, description=req.description,
+            body_bytes=await body_size(request),
         )
         return fit_response(outcome, warnings)
 
@@ -108,22 +108,18 @@ class BatchController(Controller):
         req, warnings, _ = await decode_batch_body(request, ScoreRequest, service.settings)
         arrow = wants_arrow(request)
 
-        def work():
-            data = service.check_rows(req.data)
-            model, scores = service.score(
-                data, model=req.model, backend=req.backend, threshold=req.threshold,
-                normalization=req.normalization,
-            )
-            explanations = (
-                Detector.from_model(model).explain(data, scores.is_anomaly.nonzero()[0].tolist())
-                if req.explain else {}
-            )
-            reply = score_response(model, scores, explanations, warnings, points=not arrow)
+        def reply(model, scores, explanations):
+            # Built while the request's memory is still admitted: a large reply is part of it.
+            response = score_response(model, scores, explanations, warnings, points=not arrow)
             if arrow:
-                return arrow_scores(scores, np.arange(len(scores.raw)), explanations, reply)
-            return reply
+                return arrow_scores(scores, np.arange(len(scores.raw)), explanations, response)
+            return response
 
-        return await app_state.workers.run(work)
+        return await app_state.workers.run(
+            service.score_explained, req.data, model=req.model, backend=req.backend,
+            threshold=req.threshold, normalization=req.normalization, explain=req.explain,
+            body_bytes=await body_size(request), reply=reply,
+        )
 
     @post("/detect", status_code=200,
           summary="Fit on the rows and return the anomalous ones (nothing stored)",
@@ -136,11 +132,13 @@ class BatchController(Controller):
         params = _fit_params(service, req, unknown, warnings)
         arrow = wants_arrow(request)
 
+        body_bytes = await body_size(request)
+
         def work():
             outcome = service.detect(
                 req.data, backend=req.backend, contamination=req.contamination,
                 normalization=req.normalization, params=params, schema=req.schema, threshold=req.threshold,
-                series=req.series, timestamp_field=req.timestamp_field,
+                series=req.series, timestamp_field=req.timestamp_field, body_bytes=body_bytes,
             )
             if isinstance(outcome, SeriesResult):
                 reply = series_detect_response(outcome, warnings, points=not arrow)

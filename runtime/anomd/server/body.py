@@ -70,6 +70,12 @@ async def decode_body(request: Request, kind: type[T]) -> tuple[T, list[str], di
     return parsed, warnings, unknown
 
 
+async def body_size(request: Request) -> int:
+    """Bytes of the request's body, which stays in memory until the reply (read once, cached
+    by the request)."""
+    return len(await request.body())
+
+
 class _Undescribed(Exception):
     """A decoding failure whose description (a search for its path) is yet to be made."""
 

@@ -32,7 +32,7 @@ def problem(
 
 
 def on_domain_error(request: Request, exc: AnomdError) -> Response[Problem]:
-    return problem(exc.status_code, exc.title, exc.detail)
+    return problem(exc.status_code, exc.title, exc.detail, exc.headers)
 
 
 def on_http_error(request: Request, exc: HTTPException) -> Response[Problem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from anomd.explain import Explanation
 from anomd.model import FittedModel, Scores
 from anomd.server.schemas import (
     DetectResponse,
@@ -37,19 +38,21 @@ def fit_response(outcome: FitOutcome, warnings: list[str]) -> FitResponse:
     )
 
 
-def _points(scores: Scores, rows: np.ndarray, explanations: dict[int, dict[str, float]]) -> list[ScorePoint]:
+def _points(scores: Scores, rows: np.ndarray, explanations: dict[int, Explanation]) -> list[ScorePoint]:
     score, flags, raw = scores.score.tolist(), scores.is_anomaly.tolist(), scores.raw.tolist()
     points = []
     for i in rows.tolist():
         point = ScorePoint(index=i, score=score[i], is_anomaly=flags[i], raw_score=raw[i])
-        if i in explanations:
-            point.explanation = explanations[i]
+        explained = explanations.get(i)
+        if explained is not None:
+            point.explanation = explained.contributions
+            point.cause = explained.cause
         points.append(point)
     return points
 
 
 def score_response(
-    model: FittedModel, scores: Scores, explanations: dict[int, dict[str, float]], warnings: list[str],
+    model: FittedModel, scores: Scores, explanations: dict[int, Explanation], warnings: list[str],
     *, points: bool = True,
 ) -> ScoreResponse:
     """The ``/score`` reply; ``points=False`` leaves ``data`` empty (an Arrow reply carries the

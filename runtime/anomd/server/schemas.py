@@ -116,7 +116,7 @@ class ScoreRequest(msgspec.Struct, kw_only=True):
         Normalization | None, msgspec.Meta(description="Score scale of this reply; default: the model's.")
     ] = None
     explain: Annotated[
-        bool, msgspec.Meta(description="Add per-feature contributions to the anomalous rows.")
+        bool, msgspec.Meta(description="Add per-feature contributions and the cause to the anomalous rows.")
     ] = False
 
 
@@ -145,7 +145,14 @@ class ScorePoint(msgspec.Struct, kw_only=True):
     score: float
     is_anomaly: bool
     raw_score: float
-    explanation: dict[str, float] | msgspec.UnsetType = msgspec.UNSET
+    explanation: Annotated[dict[str, float], msgspec.Meta(
+        description="With explain: how much the raw score falls when each feature alone is set to "
+        "its training median, largest first.",
+    )] | msgspec.UnsetType = msgspec.UNSET
+    cause: Annotated[str, msgspec.Meta(
+        description="With explain: the feature with the largest contribution; contributions that "
+        "tie (saturated scores) are ordered by the feature's robust distance from its training median.",
+    )] | msgspec.UnsetType = msgspec.UNSET
     timestamp: Annotated[str, msgspec.Meta(description="A series row's time (ISO 8601, UTC).")] | UnsetType = UNSET
 
 

@@ -28,6 +28,7 @@ from anomd.names import check_name
 from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body, operation
 from anomd.server.state import AppState, AppStateDep
+from anomd.server.stream_admission import admitted_stream
 from anomd.server.stream_inline import InlineTicks
 from anomd.server.stream_schemas import (
     ResetResponse,
@@ -201,7 +202,7 @@ class StreamController(Controller):
             app_state.live.publish(model_id, points, out)
             return _response(model_id, out, warnings)
 
-        return await app_state.workers.run(work)
+        return await admitted_stream(request, app_state, model_id, sent, points, work)
 
     @get("/detectors", summary="Every streaming detector: live ones and checkpointed ones",
          operation_class=operation(503))

@@ -122,8 +122,10 @@ class PointRing:
         hits = np.flatnonzero(flag)
         if len(hits):
             self.last_anomaly_seq, self.last_anomaly_time = self.total + int(hits[-1]), when
+        # Room first, while ``total`` still counts only stored points (``_make_room`` copies
+        # that many); the skipped ones are counted after.
+        self._make_room(count)
         self.total += skipped
-        self._make_room(kept)
         slots = (self.total + np.arange(kept)) % self.size
         self._time[slots] = when
         self._values[slots] = values

@@ -52,6 +52,10 @@ SECRET_KEYS = frozenset({"secret_access_key", "session_token", "sse_customer_key
 DEFAULT_CONNECT_TIMEOUT = "5s"
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_TIMEOUT_S = 20.0
+#: Backoff between retries: exponential (x2) from 100 ms, at most 5 s, each wait drawn at
+#: random below its ceiling ("jitter"), so clients throttled together do not retry together.
+BACKOFF = {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5),
+           "base": 2}
 
 _TRUE = {"1", "true", "yes", "on"}
 _ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
@@ -165,6 +169,7 @@ def resolve(uri: str, options: Mapping[str, Any], env: Mapping[str, str] | None 
             "retry_timeout": timedelta(
                 seconds=float(retry.get("retry_timeout", DEFAULT_RETRY_TIMEOUT_S))
             ),
+            "backoff": dict(BACKOFF),
         }
     except (TypeError, ValueError):
         raise ValueError(

@@ -30,6 +30,11 @@ def summary(exc: BaseException) -> str:
     return first if len(first) <= _MAX_DETAIL else first[: _MAX_DETAIL - 3] + "..."
 
 
+def is_body_error(exc: BaseException) -> bool:
+    """The answer started but its body broke off (a dropped connection mid-transfer)."""
+    return "body error" in str(exc)
+
+
 def is_missing_bucket(exc: BaseException) -> bool:
     return "NoSuchBucket" in str(exc)
 

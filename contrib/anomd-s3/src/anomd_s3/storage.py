@@ -13,13 +13,31 @@ multipart upload) succeeds and never in part, so a crash mid-upload leaves the p
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import anomd
 from anomd.storage import ObjectInfo, Storage, StorageSpec
-from anomd_s3.config import S3Setup, resolve
-from anomd_s3.errors import BucketNotFound, S3StorageError, is_missing_bucket, translate
+from anomd_s3.config import BACKOFF, S3Setup, resolve
+from anomd_s3.errors import (
+    BucketNotFound,
+    S3StorageError,
+    is_body_error,
+    is_missing_bucket,
+    translate,
+)
+
+T = TypeVar("T")
+
+
+def backoff_delay(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt + 1``: "full jitter", a uniform draw below an
+    exponentially growing ceiling (the same parameters as obstore's own retries)."""
+    ceiling = min(BACKOFF["max_backoff"].total_seconds(),
+                  BACKOFF["init_backoff"].total_seconds() * BACKOFF["base"] ** attempt)
+    return random.uniform(0.0, ceiling)
 
 
 def _version(meta: Mapping[str, Any]) -> str:
@@ -141,27 +159,51 @@ class S3Storage(Storage):
         # S3 deletes are idempotent and do not say whether anything was there.
         if self.head(key) is None:
             return False
-        try:
-            self._obs.delete(self._store, key)
-        except FileNotFoundError:
-            return False
-        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
-            raise self._fail(exc) from None
-        return True
+
+        def remove() -> bool:
+            try:
+                self._obs.delete(self._store, key)
+            except FileNotFoundError:
+                return False
+            return True
+
+        # A delete is a POST, which obstore does not retry when its answer breaks off; deleting
+        # again is harmless (S3 deletes are idempotent), so it is retried here.
+        return self._retry_body_errors(remove)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         # S3 prefixes are plain string prefixes, but obstore lists whole path segments; list
         # the enclosing "directory" and filter, so "models/fr" finds "models/fraud.joblib".
+        # The whole listing is read before anything is yielded, so a retry never repeats rows.
         directory = prefix.rpartition("/")[0]
-        try:
-            for chunk in self._obs.list(self._store, directory or None, chunk_size=1000):
-                for meta in chunk:
-                    if meta["path"].startswith(prefix):
-                        yield ObjectInfo(
-                            key=meta["path"], size=meta["size"], version=_version(meta)
-                        )
-        except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
-            raise self._fail(exc) from None
+
+        def read() -> list[ObjectInfo]:
+            return [
+                ObjectInfo(key=meta["path"], size=meta["size"], version=_version(meta))
+                for chunk in self._obs.list(self._store, directory or None, chunk_size=1000)
+                for meta in chunk
+                if meta["path"].startswith(prefix)
+            ]
+
+        yield from self._retry_body_errors(read)
+
+    def _retry_body_errors(self, call: Callable[[], T]) -> T:
+        """``call()``, retried when the answer's body broke off mid-way.
+
+        obstore retries throttling, 5xx and dropped connections itself, and a GET whose body
+        breaks off; a listing whose body breaks off it does not. Such a read is retried here,
+        as many times and with the same backoff as obstore's own retries (exponential, with
+        jitter); any other failure is raised at once.
+        """
+        retries = int(self.setup.retry_config["max_retries"])
+        for attempt in range(retries + 1):
+            try:
+                return call()
+            except Exception as exc:  # noqa: BLE001 - any obstore failure becomes a StorageError
+                if attempt == retries or not is_body_error(exc):
+                    raise self._fail(exc) from None
+                time.sleep(backoff_delay(attempt))
+        raise AssertionError("unreachable")
 
     def location(self, key: str) -> str:
         return (

@@ -1,0 +1,131 @@
+"""S3 faults on a real socket: moto on 127.0.0.1 behind the fault-injecting proxy.
+
+Each cell of the fault matrix (fault x storage operation) is run for real: transient faults
+(latency, a few throttled or failed answers, a reset mid-body) are absorbed by the bounded
+retries with jittered backoff; a persistent failure surfaces as a storage error (a 503 in the
+service) after a bounded time; an upload never leaves a partial object behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from anomd_s3.errors import S3StorageError
+from anomd_s3.faults import FaultProxy, Rule
+from anomd_s3.storage import S3Storage, backoff_delay, open_s3
+from anomd_s3.testing import LocalS3
+
+from anomd.errors import StorageUnavailable
+from anomd.service import AnomalyService
+from anomd.settings import load_settings
+
+PAYLOAD = bytes(range(256)) * 400  # 100 KB: large enough that a reset cuts a body in half
+#: Operation -> (the HTTP method it ends with, the call). A delete is a HEAD then a batch POST.
+OPERATIONS: dict[str, tuple[str, Callable[[S3Storage, str], object]]] = {
+    "put": ("PUT", lambda store, key: store.put(key, PAYLOAD)),
+    "get": ("GET", lambda store, key: store.get(key)),
+    "list": ("GET", lambda store, key: [o.key for o in store.list("m/")]),
+    "delete": ("POST", lambda store, key: store.delete(key)),
+}
+TRANSIENT = [
+    Rule("latency", seconds=0.3, times=1),
+    Rule("slow_down", times=2),
+    Rule("internal_error", times=2),
+    Rule("reset_response", times=1),
+]
+
+
+@pytest.fixture
+def proxy(local_s3_endpoint: LocalS3) -> Iterator[FaultProxy]:
+    with FaultProxy(local_s3_endpoint.endpoint) as running:
+        yield running
+
+
+@pytest.fixture
+def store(local_s3_endpoint: LocalS3, proxy: FaultProxy) -> S3Storage:
+    bucket = local_s3_endpoint.create_bucket()
+    options = {**local_s3_endpoint.options(), "endpoint": proxy.endpoint,
+               "max_retries": 3, "retry_timeout": 5}
+    return open_s3(f"s3://{bucket}", options)
+
+
+def _run(store: S3Storage, proxy: FaultProxy, rule: Rule, operation: str) -> object:
+    method, call = OPERATIONS[operation]
+    key = f"m/{rule.fault}-{operation}.bin"
+    if operation != "put":
+        store.put(key, PAYLOAD)
+    proxy.inject(Rule(rule.fault, method=method, times=rule.times, seconds=rule.seconds))
+    try:
+        return call(store, key)
+    finally:
+        proxy.clear()
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+@pytest.mark.parametrize("rule", TRANSIENT, ids=lambda r: f"{r.fault}x{r.times}")
+def test_transient_faults_are_retried(store: S3Storage, proxy: FaultProxy, rule: Rule, operation: str) -> None:
+    result = _run(store, proxy, rule, operation)
+    faulted = [s for s in proxy.requests() if s.fault is not None]
+    assert len(faulted) == rule.times, "the fault never reached the client"
+    key = f"m/{rule.fault}-{operation}.bin"
+    if operation == "get":
+        assert result == PAYLOAD
+    elif operation == "delete":
+        assert result is True and not store.exists(key)
+    else:
+        assert store.get(key) == PAYLOAD  # whole, never a half-written object
+
+
+def test_upload_cut_mid_body_is_retried_whole(store: S3Storage, proxy: FaultProxy) -> None:
+    _run(store, proxy, Rule("reset_request", times=1), "put")
+    assert store.get("m/reset_request-put.bin") == PAYLOAD
+
+
+@pytest.mark.parametrize("fault", ["internal_error", "slow_down"])
+@pytest.mark.parametrize("operation", ["put", "get", "list"])
+def test_persistent_failure_is_a_bounded_storage_error(
+    store: S3Storage, proxy: FaultProxy, fault: str, operation: str
+) -> None:
+    started = time.perf_counter()
+    with pytest.raises(S3StorageError):
+        _run(store, proxy, Rule(fault), operation)  # type: ignore[arg-type]
+    assert time.perf_counter() - started < 10  # max_retries and retry_timeout bound it
+    retried = [s for s in proxy.requests() if s.fault == fault]
+    assert 2 <= len(retried) <= 4  # the first try and at most max_retries more
+    if operation == "put":
+        assert not store.exists(f"m/{fault}-put.bin")  # nothing partial left behind
+
+
+def test_backoff_has_jitter_and_grows() -> None:
+    draws = [[backoff_delay(attempt) for _ in range(200)] for attempt in range(4)]
+    for attempt, values in enumerate(draws):
+        assert 0 <= min(values) and max(values) <= 0.1 * 2**attempt
+        assert len(set(values)) > 150  # drawn at random: clients throttled together spread out
+    assert np.mean(draws[3]) > 3 * np.mean(draws[0])
+
+
+def test_service_answers_503_and_stores_nothing_when_s3_keeps_failing(
+    local_s3_endpoint: LocalS3, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    bucket = local_s3_endpoint.create_bucket()
+    settings = load_settings(
+        env={}, data_dir=str(tmp_path), warm_up=False, storage=f"s3://{bucket}/models",
+        storage_options={**local_s3_endpoint.options(), "endpoint": proxy.endpoint,
+                         "max_retries": 2, "retry_timeout": 3},
+    )
+    service = AnomalyService(settings)
+    rows = np.random.default_rng(0).normal(size=(200, 3))
+    service.fit(rows, model="before", backend="hbos")
+    proxy.inject(Rule("internal_error", method="PUT"))
+    with pytest.raises(StorageUnavailable) as failed:
+        service.fit(rows, model="during", backend="hbos")
+    assert "storage failed" in str(failed.value)  # StorageUnavailable: the API's 503
+    proxy.clear()
+    names = {row.name for row in service.list_models()}
+    assert "before" in names and "during" not in names
+    _, scores = service.score(rows[:5], model="before")  # the store still serves what it had
+    assert scores.raw.shape == (5,)
