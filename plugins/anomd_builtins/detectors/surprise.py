@@ -114,10 +114,11 @@ SPEC = DetectorSpec(
     min_samples=lambda params: 2,
     # Scoring builds one surprise column per feature and their maximum: a few copies of the
     # rows plus per-row work, not the default's ten copies (measured by
-    # tests/test_admission_rss.py: 40,000 x 10 and explanation blocks of 26,214 x 40).
+    # tests/test_admission_rss.py: 40,000 x 10 and explanation blocks of 26,214 x 40; scoring
+    # 40,000 rows grew a fresh process by 38 MB, and one that had served other backends by 30).
     memory_cost=MemoryCost(
         fit=lambda n, d, p: 10 * n * d * CELL + (1 << 20),
-        score=lambda m, d, n, p: 2 * m * d * CELL + 700 * m + (1 << 20),
+        score=lambda m, d, n, p: 2 * m * d * CELL + 500 * m + (1 << 20),
         model=lambda n, d, p: n * d * CELL + (1 << 20),
     ),
 )
