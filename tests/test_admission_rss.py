@@ -164,6 +164,44 @@ class Probe:
                               "data": [dict(zip("abcdefghij", r, strict=False)) for r in rows]})
 
 
+SERIES_START = 1_700_000_000  # epoch seconds of the first point; 5-minute steps
+
+
+def _series_points(n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` points of a daily cycle plus noise, as the series routes take them."""
+    t = np.arange(n)
+    values = 10 + 3 * np.sin(2 * np.pi * t / 288) + np.random.default_rng(seed).normal(0, 0.3, n)
+    return [{"timestamp": int(SERIES_START + 300 * i), "value": round(float(v), 4)} for i, v in enumerate(values)]
+
+
+def series_cases(probe: Probe) -> list[tuple[str, int, int]]:
+    """(operation, measured growth, estimate) for the series operations: ``/detect`` of
+    timestamped rows (replayed as a stream with the series pipeline) and the ``/timeseries``
+    routes at their largest sizes."""
+    from anomd.settings import load_settings
+    from anomd.streaming.detector import StreamingAnomalyDetector
+    from anomd.timeseries.series import replay_estimate
+
+    out = []
+    rows = [{**p, "load": round(p["value"] * 0.5, 4)} for p in _series_points(20_000, 5)]
+    growth, reply, size = probe.measure("/detect", {"data": rows})
+    assert reply["summary"].get("pipeline") == "series", "the rows were not scored as a series"
+    replay = StreamingAnomalyDetector("detect", pipeline="series", settings=load_settings(env={}))
+    out.append(("series /detect", growth, replay_estimate(replay, rows, size).total))
+    del rows
+    points = _series_points(50_000, 6)
+    for route in ("entire", "last", "changepoint"):
+        growth, _, size = probe.measure(f"/timeseries/{route}", {"series": points})
+        out.append((f"/timeseries/{route}", growth,
+                    admission.estimate_series(route, len(points), 1, size).total))
+    variables = [{"name": f"v{k}", "values": [p["value"] + k for p in points[:10_000]]} for k in range(5)]
+    body = {"variables": variables, "timestamps": [p["timestamp"] for p in points[:10_000]]}
+    growth, _, size = probe.measure("/timeseries/multivariate", body)
+    out.append(("/timeseries/multivariate", growth,
+                admission.estimate_series("multivariate", 10_000, 5, size).total))
+    return out
+
+
 @pytest.fixture(scope="module")
 def probe() -> Iterator[Probe]:
     worker = Probe()
@@ -189,8 +227,26 @@ def test_estimate_bounds_peak_rss_within_2x(probe: Probe, backend: str) -> None:
     assert not failures, f"{backend}: " + "; ".join(failures)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not supported(), reason="needs Linux's resettable peak RSS (/proc/*/clear_refs)")
+def test_series_estimates_bound_peak_rss_within_2x(probe: Probe) -> None:
+    failures = []
+    for operation, growth, estimate in series_cases(probe):
+        print(f"{operation:26} peak growth {growth / MB:8.1f} MB  estimate {estimate / MB:8.1f} MB  "
+              f"ratio {estimate / max(growth, 1):5.2f}")
+        if not growth <= estimate <= 2 * growth:
+            failures.append(f"{operation}: measured {growth / MB:.1f} MB, estimated {estimate / MB:.1f} MB")
+    assert not failures, "; ".join(failures)
+
+
 if __name__ == "__main__":  # calibration: print the table, assert nothing
     worker = Probe()
+    if sys.argv[1:] == ["series"]:
+        for operation, growth, estimate in series_cases(worker):
+            print(f"{operation:26} growth {growth / MB:8.1f} MB  estimate {estimate / MB:8.1f} MB  "
+                  f"ratio {estimate / max(growth, 1):5.2f}", flush=True)
+        worker.close()
+        sys.exit(0)
     for name in sys.argv[1:] or BACKENDS:
         for operation, growth, estimate in worker.run(name, CASES[name]):
             print(f"{name:22} {operation:8} growth {growth / MB:8.1f} MB  estimate "

@@ -74,7 +74,7 @@ def test_fit_score_detect_give_json_results_exactly(api: httpx.Client, X: np.nda
                          headers={**ARROW, "accept": ARROW_STREAM})
         assert reply.status_code == 200 and reply.headers["content-type"] == ARROW_STREAM
         table = pl.read_ipc_stream(reply.content)
-        assert table.columns == ["index", "raw_score", "score", "is_anomaly", "explanation"]
+        assert table.columns == ["index", "raw_score", "score", "is_anomaly", "cause", "explanation"]
         points = as_json["data"]
         assert table["index"].to_list() == [p["index"] for p in points]
         assert table["raw_score"].to_list() == [p["raw_score"] for p in points]
@@ -82,6 +82,8 @@ def test_fit_score_detect_give_json_results_exactly(api: httpx.Client, X: np.nda
         assert table["is_anomaly"].to_list() == [p["is_anomaly"] for p in points]
         explained = [json.loads(t) if t else None for t in table["explanation"].to_list()]
         assert explained == [p.get("explanation") for p in points]
+        assert table["cause"].to_list() == [p.get("cause") for p in points]
+        assert any(p.get("cause") for p in points)  # the probe has anomalous rows to explain
         summary = json.loads(reply.headers["anomd-summary"])
         assert summary == {k: v for k, v in as_json.items() if k != "data"}
 

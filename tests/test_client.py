@@ -92,6 +92,8 @@ def test_json_transport_gives_the_same_answers(server: ServerProcess, frame: pd.
         for field in ("index", "raw_score", "score", "is_anomaly"):
             np.testing.assert_array_equal(getattr(by_arrow, field), getattr(by_json, field))
         assert by_arrow.explanations == by_json.explanations and by_arrow.threshold == by_json.threshold
+        assert by_arrow.causes == by_json.causes and set(by_arrow.causes) == set(by_arrow.explanations)
+        assert by_arrow.causes and all(c in {"amount", "items", "risk"} for c in by_arrow.causes.values())
         rows = [{"amount": 1.0, "items": 2.0, "risk": 0.1}, {"amount": 9.0, "items": 8.0, "risk": 7.0}]
         assert plain.score(rows, model="client-wire").is_anomaly.tolist() == \
             arrow.score(rows, model="client-wire").is_anomaly.tolist() == [False, True]

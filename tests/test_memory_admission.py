@@ -94,3 +94,56 @@ def test_requests_share_one_budget() -> None:
                                        parts={"backend": 101 * admission.MB})
     with pytest.raises(TooLarge):
         budget.check(too_big)
+
+
+def _series_rows(n: int, fields: int) -> list[dict[str, float]]:
+    values = np.random.default_rng(1).normal(size=(n, fields)).round(3)
+    return [{"timestamp": 1_700_000_000 + 60 * i, **{f"f{k}": float(v) for k, v in enumerate(row)}}
+            for i, row in enumerate(values)]
+
+
+def test_a_series_detect_over_the_limit_is_refused_with_413(client: TestClient) -> None:
+    from anomd.streaming.detector import StreamingAnomalyDetector
+    from anomd.timeseries.series import replay_estimate
+
+    fields, n = 30, 2_000
+    replay = StreamingAnomalyDetector("detect", pipeline="series", settings=load_settings(env={}))
+    while replay_estimate(replay, _series_rows(n, fields), 0).total <= LIMIT_MB * admission.MB:
+        n *= 2
+    reply = client.post(BASE + "/detect", json={"data": _series_rows(n, fields)})
+    assert reply.status_code == 413, reply.text[:300]
+    detail = reply.json()["detail"]
+    assert "max_request_memory_mb" in detail and f"{n:,} rows × " in detail
+    small = client.post(BASE + "/detect", json={"data": _series_rows(600, 2)})
+    assert small.status_code == 200 and small.json()["summary"]["pipeline"] == "series", small.text[:300]
+
+
+@pytest.mark.parametrize("path", ["/v1/ml/anomaly/timeseries/entire",
+                                  "/anomalydetector/v1.1/timeseries/entire/detect"])
+def test_a_series_route_over_the_limit_is_refused_with_413(tmp_path: Path, path: str) -> None:
+    n = 1_000
+    while admission.estimate_series("series entire", n).total <= 8 * admission.MB:
+        n *= 2
+    settings = load_settings(env={}, data_dir=str(tmp_path), warm_up=False, max_request_memory_mb=8,
+                             series_max_points=max(n, 12))
+    series = [{"timestamp": 1_700_000_000 + 300 * i, "value": float(i % 288)} for i in range(n)]
+    if "anomalydetector" in path:  # Azure's shape: ISO timestamps, a granularity
+        series = [{"timestamp": _iso(p["timestamp"]), "value": p["value"]} for p in series]
+        body = {"series": series, "granularity": "minutely", "customInterval": 5}
+    else:
+        body = {"series": series}
+    with TestClient(create_app(settings)) as running:
+        reply = running.post(path, json=body)
+        assert reply.status_code == 413, reply.text[:300]
+        message = reply.json()["message" if "anomalydetector" in path else "detail"]
+        assert "max_request_memory_mb" in message and f"{n:,} points" in message
+        if "anomalydetector" in path:
+            assert reply.headers["x-ms-error-code"] == reply.json()["code"]
+        ok = running.post(path, json={**body, "series": body["series"][:2_000]})
+        assert ok.status_code == 200, ok.text[:300]
+
+
+def _iso(epoch: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -86,7 +86,7 @@ def test_upload_cut_mid_body_is_retried_whole(store: S3Storage, proxy: FaultProx
 
 
 @pytest.mark.parametrize("fault", ["internal_error", "slow_down"])
-@pytest.mark.parametrize("operation", ["put", "get", "list"])
+@pytest.mark.parametrize("operation", ["put", "get", "list", "delete"])
 def test_persistent_failure_is_a_bounded_storage_error(
     store: S3Storage, proxy: FaultProxy, fault: str, operation: str
 ) -> None:
@@ -98,6 +98,8 @@ def test_persistent_failure_is_a_bounded_storage_error(
     assert 2 <= len(retried) <= 4  # the first try and at most max_retries more
     if operation == "put":
         assert not store.exists(f"m/{fault}-put.bin")  # nothing partial left behind
+    if operation == "delete":
+        assert store.get(f"m/{fault}-delete.bin") == PAYLOAD  # still there, whole: retry later
 
 
 def test_backoff_has_jitter_and_grows() -> None:
@@ -129,3 +131,49 @@ def test_service_answers_503_and_stores_nothing_when_s3_keeps_failing(
     assert "before" in names and "during" not in names
     _, scores = service.score(rows[:5], model="before")  # the store still serves what it had
     assert scores.raw.shape == (5,)
+
+
+def test_streams_keep_scoring_while_checkpoints_fail_and_catch_up_after(
+    local_s3_endpoint: LocalS3, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    from anomd.streaming import InlineExecutor
+    from anomd.streaming.checkpoint import checkpoint_key
+    from anomd.streaming.manager import StreamManager
+
+    bucket = local_s3_endpoint.create_bucket()
+    settings = load_settings(
+        env={}, data_dir=str(tmp_path), warm_up=False, storage=f"s3://{bucket}/models",
+        storage_options={**local_s3_endpoint.options(), "endpoint": proxy.endpoint,
+                         "max_retries": 1, "retry_timeout": 2},
+    )
+    service = AnomalyService(settings)
+
+    def manager() -> StreamManager:
+        return StreamManager(service, max_detectors=10, idle_timeout_s=0, executor=InlineExecutor())
+
+    X = np.random.default_rng(3).normal(size=(700, 2))
+    X[650, 1] = 12.0  # a spike while the store is down
+    points = [{"a": a, "b": b} for a, b in X.tolist()]
+    sent = {"min_samples": 100, "window_size": 300, "retrain_interval": 100}
+    live = manager()
+    live.run("s", sent, lambda d: d.process_many(points[:300]))
+    assert live.checkpoint_changed() == 1
+
+    proxy.inject(Rule("internal_error", method="PUT"))
+    during = live.run("s", sent, lambda d: d.process_many(points[300:700]))[1]
+    assert during.flag[650 - 300], "the spike sent while checkpoints failed was not flagged"
+    assert live.checkpoint_changed() == 0  # failed and logged; the stream stays live
+    assert live.evict("s") is False and live.peek("s") is not None  # kept in memory: nothing lost
+    assert any(s.fault == "internal_error" for s in proxy.requests())
+
+    proxy.clear()
+    assert live.checkpoint_changed() == 1  # caught up: the sweep writes what changed meanwhile
+    expected = live.stats("s")
+    restored = manager()
+    assert restored.stats("s").total_processed == expected.total_processed == 700
+    assert restored.stats("s").model_version == expected.model_version
+    probe = [{"a": 0.1, "b": -0.2}, {"a": 0.0, "b": 9.0}]
+    again = restored.run("s", sent, lambda d: d.score_many(probe))[1]
+    here = live.run("s", sent, lambda d: d.score_many(probe))[1]
+    np.testing.assert_array_equal(again.raw, here.raw)  # the checkpoint is the live state
+    assert service.storage.exists(checkpoint_key("s"))

@@ -276,6 +276,7 @@ class AnomalyService:
             result = detect_series(
                 data.data, time_field=time_field, backend=backend, contamination=contamination,  # type: ignore[arg-type]
                 threshold=threshold, params=params, plugins=self.plugins, settings=self.settings,
+                memory=self.memory, body_bytes=body_bytes,
             )
             self.metrics.detected_rows.inc(result.stats.backend, by=len(data))
             return result

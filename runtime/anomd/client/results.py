@@ -31,6 +31,8 @@ class ScoreResult:
         is_anomaly: ``score > threshold``.
         threshold: The threshold used, on the ``score`` scale.
         explanations: Per-feature contributions by row position (``explain=True``).
+        causes: The feature each explained row's explanation names, by row position (the
+            one that made it odd; see the server's ``cause``).
     """
 
     model: str
@@ -44,6 +46,7 @@ class ScoreResult:
     total_points: int
     anomaly_count: int
     explanations: dict[int, dict[str, float]] = field(default_factory=dict)
+    causes: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -102,6 +105,7 @@ class _Point(msgspec.Struct):
     is_anomaly: bool
     raw_score: float
     explanation: dict[str, float] | None = None
+    cause: str | None = None
 
 
 class _Summary(msgspec.Struct):
@@ -127,6 +131,7 @@ def scores_from_json(body: bytes) -> ScoreResult:
     reply = msgspec.json.decode(body, type=_ScoresReply)
     points = reply.data
     explanations = {p.index: p.explanation for p in points if p.explanation is not None}
+    causes = {p.index: p.cause for p in points if p.cause is not None}
     return _result(
         reply,
         np.fromiter((p.index for p in points), np.int64, len(points)),
@@ -134,6 +139,7 @@ def scores_from_json(body: bytes) -> ScoreResult:
         np.fromiter((p.score for p in points), np.float64, len(points)),
         np.fromiter((p.is_anomaly for p in points), np.bool_, len(points)),
         explanations,
+        causes,
     )
 
 
@@ -143,25 +149,30 @@ def scores_from_arrow(body: bytes, summary: str) -> ScoreResult:
     reply = msgspec.json.decode(summary, type=_ScoresReply)
     frame = read_stream(body)
     explanations: dict[int, dict[str, float]] = {}
+    causes: dict[int, str] = {}
     if "explanation" in frame.columns:
         for i, text in zip(frame["index"].to_list(), frame["explanation"].to_list(), strict=True):
             if text is not None:
                 explanations[i] = json.loads(text)
+    if "cause" in frame.columns:
+        causes = {i: c for i, c in zip(frame["index"].to_list(), frame["cause"].to_list(), strict=True)
+                  if c is not None}
     return _result(
         reply, frame["index"].to_numpy(), frame["raw_score"].to_numpy(),
-        frame["score"].to_numpy(), frame["is_anomaly"].to_numpy(), explanations,
+        frame["score"].to_numpy(), frame["is_anomaly"].to_numpy(), explanations, causes,
     )
 
 
 def _result(
     reply: _ScoresReply, index: np.ndarray, raw: np.ndarray, score: np.ndarray, flags: np.ndarray,
     explanations: dict[int, dict[str, float]],
+    causes: dict[int, str],
 ) -> ScoreResult:
     summary = reply.summary
     common = {
         "model": reply.model, "backend": reply.backend, "index": index, "raw_score": raw, "score": score,
         "is_anomaly": flags, "threshold": summary.threshold, "normalization": summary.normalization,
-        "total_points": summary.total_points, "explanations": explanations, "warnings": reply.warnings,
+        "total_points": summary.total_points, "explanations": explanations, "causes": causes, "warnings": reply.warnings,
     }
     if reply.training_time_ms is not None:
         return DetectResult(**common, anomaly_count=summary.anomalies_detected or 0,

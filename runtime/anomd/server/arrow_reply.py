@@ -3,7 +3,8 @@
 A client that sends ``Accept: application/vnd.apache.arrow.stream`` (preferred over JSON, or
 alone) gets the rows of the JSON reply's ``data`` as an Arrow IPC stream: columns ``index``
 (int64), ``raw_score`` and ``score`` (float64), ``is_anomaly`` (bool) and, with
-``explain``, ``explanation`` (JSON text, null for rows not explained). Everything else the JSON
+``explain``, ``cause`` (the feature the explanation names) and ``explanation`` (the
+contributions as JSON text), both null for rows not explained. Everything else the JSON
 reply says (model, backend, summary, warnings) is in the ``Anomd-Summary`` header as one JSON
 object, ASCII only. The values are the JSON reply's, bit for bit: the same Scores fill both.
 """
@@ -64,7 +65,10 @@ def arrow_scores(
         "is_anomaly": pl.Series("is_anomaly", scores.is_anomaly[rows], dtype=pl.Boolean),
     }
     if explanations:
-        text = [json.dumps(explanations[i].contributions) if i in explanations else None for i in rows.tolist()]
+        explained = [explanations.get(i) for i in rows.tolist()]
+        causes = [e.cause if e is not None else None for e in explained]
+        text = [json.dumps(e.contributions) if e is not None else None for e in explained]
+        columns["cause"] = pl.Series("cause", causes, dtype=pl.String)
         columns["explanation"] = pl.Series("explanation", text, dtype=pl.String)
     header = msgspec.to_builtins(summary)
     header.pop("data", None)  # the table itself

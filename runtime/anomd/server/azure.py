@@ -23,9 +23,10 @@ import structlog
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import HTTPException
 
-from anomd.errors import AnomdError
+from anomd.errors import AnomdError, Overloaded
 from anomd.server.body import decode_body
 from anomd.server.body_errors import BadJSON
+from anomd.server.series_admission import admitted_series
 from anomd.server.state import AppStateDep
 from anomd.timeseries.changepoint import detect_change_points
 from anomd.timeseries.errors import SeriesInputError
@@ -118,6 +119,10 @@ def on_error(request: Request, exc: Exception) -> Response[AzureError]:
         return azure_error(400, CODES.get(exc.field, "BadArgument"), _camel_message(exc.detail))
     if isinstance(exc, BadJSON):
         return azure_error(400, "InvalidJsonFormat", exc.detail)
+    if isinstance(exc, Overloaded):  # the memory budget is held: Azure's throttling answer
+        reply = azure_error(exc.status_code, "TooManyRequests", exc.detail)
+        reply.headers["Retry-After"] = str(exc.retry_after)
+        return reply
     if isinstance(exc, AnomdError):
         status = 400 if exc.status_code == 422 else exc.status_code
         found = _FIELD_AT.search(exc.detail)
@@ -202,7 +207,9 @@ class AzureController(Controller):
     @post("/entire/detect", status_code=200)
     async def entire(self, request: Request, app_state: AppStateDep) -> AzureEntireResponse:
         req, _, _ = await decode_body(request, AzureDetectRequest)
-        r = await app_state.workers.run(detect_entire, detect_options(req), app_state.service.settings.series_max_points)
+        options = detect_options(req)
+        r = await admitted_series(request, app_state, "series entire", len(options.series), 1, detect_entire,
+                                  options, app_state.service.settings.series_max_points)
         return AzureEntireResponse(period=r.period, expected_values=r.expected_values, upper_margins=r.upper_margins,
                                    lower_margins=r.lower_margins, is_anomaly=r.is_anomaly,
                                    is_negative_anomaly=r.is_negative_anomaly, is_positive_anomaly=r.is_positive_anomaly,
@@ -211,7 +218,9 @@ class AzureController(Controller):
     @post("/last/detect", status_code=200)
     async def last(self, request: Request, app_state: AppStateDep) -> AzureLastResponse:
         req, _, _ = await decode_body(request, AzureDetectRequest)
-        r = await app_state.workers.run(detect_last, detect_options(req), app_state.service.settings.series_max_points)
+        options = detect_options(req)
+        r = await admitted_series(request, app_state, "series last", len(options.series), 1, detect_last,
+                                  options, app_state.service.settings.series_max_points)
         return AzureLastResponse(period=r.period, suggested_window=r.suggested_window, expected_value=r.expected_value,
                                  upper_margin=r.upper_margin, lower_margin=r.lower_margin, is_anomaly=r.is_anomaly,
                                  is_negative_anomaly=r.is_negative_anomaly, is_positive_anomaly=r.is_positive_anomaly,
@@ -220,8 +229,9 @@ class AzureController(Controller):
     @post("/changepoint/detect", status_code=200)
     async def changepoint(self, request: Request, app_state: AppStateDep) -> AzureChangePointResponse:
         req, _, _ = await decode_body(request, AzureChangePointRequest)
-        r = await app_state.workers.run(detect_change_points, change_point_options(req),
-                                        app_state.service.settings.series_max_points)
+        options = change_point_options(req)
+        r = await admitted_series(request, app_state, "series changepoint", len(options.series), 1,
+                                  detect_change_points, options, app_state.service.settings.series_max_points)
         return AzureChangePointResponse(period=r.period, is_change_point=r.is_change_point,
                                         confidence_scores=r.confidence_scores)
 

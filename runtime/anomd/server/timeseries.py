@@ -15,6 +15,7 @@ from litestar import Controller, Request, post
 from anomd.docgen.curl_examples import EXAMPLES
 from anomd.server.body import decode_body
 from anomd.server.openapi_body import json_body
+from anomd.server.series_admission import admitted_series
 from anomd.server.state import AppStateDep
 from anomd.timeseries.changepoint import detect_change_points
 from anomd.timeseries.multivariate import (
@@ -25,7 +26,8 @@ from anomd.timeseries.multivariate import (
 from anomd.timeseries.options import ChangePointOptions, DetectOptions
 from anomd.timeseries.univariate import EntireResult, LastResult, detect_entire, detect_last
 
-_TOO_LARGE = (413, "The body is over this server's limit (series_max_points is a 422 naming the field).")
+_TOO_LARGE = (413, ("The body is over this server's limit, or its estimated working memory over "
+                    "max_request_memory_mb (series_max_points is a 422 naming the field)."))
 
 
 def _doc(kind: Any, text: str) -> Any:
@@ -96,7 +98,8 @@ class TimeseriesController(Controller):
     async def entire(self, request: Request, app_state: AppStateDep) -> EntireResponse:
         req, _, _ = await decode_body(request, DetectOptions)
         limit = app_state.service.settings.series_max_points
-        result = await app_state.workers.run(detect_entire, req, limit)
+        result = await admitted_series(request, app_state, "series entire", len(req.series), 1,
+                                       detect_entire, req, limit)
         return entire_response(result, req.sensitivity)
 
     @post("/last", status_code=200, summary="Whether the newest point of a series is an anomaly",
@@ -104,14 +107,16 @@ class TimeseriesController(Controller):
                                     example=_example("POST /v1/ml/anomaly/timeseries/last")))
     async def last(self, request: Request, app_state: AppStateDep) -> LastResult:
         req, _, _ = await decode_body(request, DetectOptions)
-        return await app_state.workers.run(detect_last, req, app_state.service.settings.series_max_points)
+        return await admitted_series(request, app_state, "series last", len(req.series), 1,
+                                     detect_last, req, app_state.service.settings.series_max_points)
 
     @post("/changepoint", status_code=200, summary="Where the level of a series changes",
           operation_class=json_body(ChangePointOptions, _TOO_LARGE,
                                     example=_example("POST /v1/ml/anomaly/timeseries/changepoint")))
     async def changepoint(self, request: Request, app_state: AppStateDep) -> ChangePointResponse:
         req, _, _ = await decode_body(request, ChangePointOptions)
-        result = await app_state.workers.run(detect_change_points, req, app_state.service.settings.series_max_points)
+        result = await admitted_series(request, app_state, "series changepoint", len(req.series), 1,
+                                       detect_change_points, req, app_state.service.settings.series_max_points)
         points = [ChangePointResult(index=i, is_change_point=c, confidence_score=s)
                   for i, (c, s) in enumerate(zip(result.is_change_point, result.confidence_scores, strict=True))]
         return ChangePointResponse(period=result.period, granularity=result.granularity,
@@ -124,4 +129,6 @@ class TimeseriesController(Controller):
                                     example=_example("POST /v1/ml/anomaly/timeseries/multivariate")))
     async def multivariate(self, request: Request, app_state: AppStateDep) -> MultivariateResult:
         req, _, _ = await decode_body(request, MultivariateOptions)
-        return await app_state.workers.run(detect_multivariate, req, app_state.service.settings.series_max_points)
+        points = max(len(v.values) for v in req.variables)
+        return await admitted_series(request, app_state, "series multivariate", points, len(req.variables),
+                                     detect_multivariate, req, app_state.service.settings.series_max_points)

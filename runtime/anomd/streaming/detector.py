@@ -45,6 +45,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from anomd.admission import MemoryEstimate, estimate_stream, rows_shape
 from anomd.detectors import DetectorSpec
 from anomd.errors import InvalidInput
 from anomd.names import check_name
@@ -241,6 +242,25 @@ class StreamingAnomalyDetector:
         """
         if self._setup is None:
             self._settle(isinstance(first, Mapping) and self.config.timestamp_field in first)
+
+    def memory_estimate(self, points: Sequence[Mapping[str, Any]], body_bytes: int = 0) -> MemoryEstimate:
+        """The working memory feeding ``points`` needs at its peak, for a caller that admits
+        work before it starts (``anomd.admission``'s stream model: the points' matrix, the
+        window, a fit on it, scoring in chunks), with this stream's real feature width.
+
+        Raises:
+            InvalidInput: The first point cannot start this stream (as feeding it would say).
+        """
+        first = points[0] if points else {}
+        self.prepare(first)
+        setup = self._setup
+        plan = self._plan
+        if plan is None and points:
+            reader = self._reader_for(first)
+            plan = FeaturePlan(reader.columns, setup.steps, reader.timed)  # type: ignore[union-attr]
+        window = setup.config.window_size + (plan.lookback - 1 if plan else 0)  # type: ignore[union-attr]
+        return estimate_stream(setup.spec, setup.params, rows_shape(points), window,  # type: ignore[union-attr]
+                               plan.width if plan else None, body_bytes)
 
     @property
     def model_id(self) -> str:

@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
+from anomd.admission import MemoryBudget, MemoryEstimate
 from anomd.errors import InvalidInput
 from anomd.model import Scores
 from anomd.settings import Settings
@@ -31,6 +33,9 @@ from anomd.timeseries.timestamps import parse
 
 #: Name the replayed stream carries in errors and stats.
 STREAM_NAME = "detect"
+#: Bytes per row the replay holds beyond a stream batch's estimate (measured: a 20,000-row
+#: series of two fields grew a server by 36.6 MB where the stream estimate said 23.4 MB).
+_REPLAY_ROW = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,8 @@ def detect_series(
     params: Mapping[str, Any] | None = None,
     plugins: Any = None,
     settings: Settings | None = None,
+    memory: MemoryBudget | None = None,
+    body_bytes: int = 0,
 ) -> SeriesResult:
     """Scores a series of timestamped rows as a stream with the time-series pipeline would.
 
@@ -74,9 +81,13 @@ def detect_series(
         rows: Objects of numbers keyed by name, each with ``time_field``.
         backend, contamination, threshold, params: As for a stream (defaults: the pipeline's).
         plugins, settings: Where backends come from and the operator's rules for them.
+        memory: The budget the replay is admitted against (a server's), estimated from the
+            rows, the pipeline's feature width and window and the backend's cost model;
+            ``body_bytes`` is the request body that is alive meanwhile.
 
     Raises:
         InvalidInput: A row without a readable timestamp, a non-numeric value, too few rows.
+        TooLarge, Overloaded: Over ``memory``'s limit (413), or its budget is taken (503).
     """
     from anomd.streaming.detector import StreamingAnomalyDetector
 
@@ -98,7 +109,11 @@ def detect_series(
             f"warm-up); got {len(rows)}"
         )
     try:
-        out = detector.process_many(ordered)
+        if memory is None:
+            out = detector.process_many(ordered)
+        else:
+            with memory.admit(replay_estimate(detector, ordered, body_bytes)):
+                out = detector.process_many(ordered)
     except InvalidInput as exc:
         raise InvalidInput(_in_request_order(exc.detail, order)) from None
     elapsed_ms = (time.perf_counter() - started) * 1000.0
@@ -112,6 +127,14 @@ def detect_series(
     scores = Scores(raw=raw, score=score, is_anomaly=flag, threshold=float(detector.threshold_in_force or 0.0),
                     normalization="calibrated", times=times)
     return SeriesResult(scores, times, scored, stats, round(elapsed_ms, 3))
+
+
+def replay_estimate(detector: Any, rows: Sequence[Mapping[str, Any]], body_bytes: int) -> MemoryEstimate:
+    """The stream's estimate for feeding ``rows`` plus what the replay itself keeps per row
+    (the rows in time order, their parsed times, the per-row results in request order)."""
+    estimate = detector.memory_estimate(rows, body_bytes)
+    parts = {**estimate.parts, "series replay": len(rows) * _REPLAY_ROW}
+    return msgspec.structs.replace(estimate, operation="series detect", parts=parts)
 
 
 def _time_of(row: Any, i: int, time_field: str) -> Any:
