@@ -56,7 +56,7 @@ PARQUET_MAGIC = b"PAR1"
 #: second ranged read of exactly their size.
 FOOTER_PROBE = 64 * 1024
 #: Bytes read from the start of a CSV file to find its header line.
-HEADER_PROBE = 1 << 20
+HEADER_PROBE = 64 * 1024
 #: Bytes of one cell of a variable-width column once decoded: polars keeps a 16-byte view per
 #: string (short ones inline), characters of longer ones in shared buffers.
 VIEW = 16
