@@ -171,10 +171,11 @@ def check(estimate: MemoryEstimate, limit: TaskLimit, subject: str, doing: str,
         return
     largest = sorted(estimate.parts.items(), key=lambda kv: -kv[1])[:3]
     detail = ", ".join(f"{name} {_mb(size)}" for name, size in largest if size)
-    more = "; or give the workers more memory" if limit.by_worker else ""
+    # Over the worker's own limit, a larger setting would not help.
+    remedy = "give the workers more memory" if limit.by_worker else f"raise {SETTING}"
     raise TooLarge(
         f"{subject}: {doing} needs an estimated {_mb(estimate.total)} of working memory "
-        f"({detail}), over {limit.describe()}; {advice}, or raise {SETTING}{more}"
+        f"(largest parts: {detail}), over {limit.describe()}; {advice}, or {remedy}"
     )
 
 
@@ -290,9 +291,12 @@ def _csv_shape(uri: str, source: _File) -> FileShape:
 # -- estimates per task --------------------------------------------------------------------------
 
 
-def _with(estimate: MemoryEstimate, **parts: int) -> MemoryEstimate:
-    extra = {name.replace("_", " "): size for name, size in parts.items()}
-    return msgspec.structs.replace(estimate, parts={**estimate.parts, **extra})
+def _relabel(estimate: MemoryEstimate, labels: dict[str, str], **extra: int) -> MemoryEstimate:
+    """``estimate`` with its parts named for a job (a request's "body" is a job's file) and
+    ``extra`` parts added."""
+    parts = {labels.get(name, name): size for name, size in estimate.parts.items()}
+    parts.update({name.replace("_", " "): size for name, size in extra.items()})
+    return msgspec.structs.replace(estimate, parts=parts)
 
 
 def _result_bytes(rows: int) -> int:
@@ -314,9 +318,11 @@ def score_estimate(spec: DetectorSpec, params: Any, shape: FileShape, rows: int,
     estimate = admission.estimate_score(
         spec, params, RowsShape(rows=rows, width=width, decoded_bytes=shape.frame_bytes),
         trained_rows, body_bytes=held)
+    labels = {"body": "file" if whole_file else "results", "decoded rows": "table"}
     if not whole_file:
-        return estimate
-    return _with(estimate, output_file=shape.frame_bytes + 2 * _result_bytes(shape.rows))
+        return _relabel(estimate, labels)
+    return _relabel(estimate, labels,
+                    output_file=shape.frame_bytes + 2 * _result_bytes(shape.rows))
 
 
 def read_estimate(shape: FileShape, width: int) -> MemoryEstimate:
@@ -351,8 +357,10 @@ def group_fit_estimate(spec: DetectorSpec, params: Any, rows: int, width: int,
                        bucket_bytes: int, store: bool) -> MemoryEstimate:
     """Fitting one group of ``rows`` rows in a bucket task that holds ``bucket_bytes`` of
     pieces (twice: as received, and cut by group) and, with ``store``, saving its model."""
-    return admission.estimate_fit(spec, params, RowsShape(rows=rows, width=width, decoded_bytes=0),
-                                  body_bytes=2 * bucket_bytes, save=store)
+    estimate = admission.estimate_fit(
+        spec, params, RowsShape(rows=rows, width=width, decoded_bytes=0),
+        body_bytes=2 * bucket_bytes, save=store)
+    return _relabel(estimate, {"body": "bucket pieces"})
 
 
 def bucket_of(group: str, buckets: int) -> int:
