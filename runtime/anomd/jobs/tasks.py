@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from anomd.backend_catalog import params_for
+from anomd.detectors import DetectorSpec
 from anomd.encoding import Column, RowEncoder
 from anomd.errors import InvalidInput, NotFound
 from anomd.frames import choose_columns, encoder_matrix, feature_matrix, numeric_columns
@@ -385,7 +386,7 @@ def admit_groups(context: JobContext, plan: FitPlan, *splits: SplitStats) -> Gro
     return GroupsAdmitted(groups=len(totals), largest=largest)
 
 
-def _admit_fit(spec: Any, params: Any, plan: FitPlan, group: str, rows: int, width: int,
+def _admit_fit(spec: DetectorSpec, params: Any, plan: FitPlan, group: str, rows: int, width: int,
                bucket_bytes: int, limit: TaskLimit) -> int:
     """Refuses fitting ``group`` over the limit; returns its estimate in bytes.
 
