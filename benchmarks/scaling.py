@@ -164,8 +164,9 @@ def one_process_seconds(service: Any, request: Any) -> float:
                              contamination=0.1, normalization="standardization",
                              columns=request.columns, group_by=request.group_by, buckets=1,
                              store=True, job_id="one-process")
-        pieces = [tasks.piece(tasks.split_partition(context, plan, part), 0) for part in parts]
-        tasks.fit_bucket(context, plan, 0, *pieces)
+        splits = [tasks.split_partition(context, plan, part) for part in parts]
+        admitted = tasks.admit_groups(context, plan, *(tasks.first(s) for s in splits))
+        tasks.fit_bucket(context, plan, 0, admitted, *(tasks.piece(s, 0) for s in splits))
     return time.perf_counter() - started
 
 

@@ -86,7 +86,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: allocates anything. One over the limit on its own gets a 413 naming the estimate; one
     #: that does not fit next to the requests in progress gets a 503 with Retry-After. 0 (the
     #: default) means half of the machine's memory (or of the container's limit). With
-    #: ``--workers N`` each process has this budget: divide by N.
+    #: ``--workers N`` each process has this budget: divide by N. Dataset jobs admit each task
+    #: (a file, a group's fit) against it too, capped by the Dask worker's memory limit.
     max_request_memory_mb: Annotated[int, msgspec.Meta(ge=0)] = 0
     #: Decoded models kept in memory.
     model_cache_size: Positive = 64

@@ -10,7 +10,8 @@ name again: outputs are named after their input file, never after the attempt.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import polars as pl
 
@@ -29,7 +30,7 @@ def read_partition(part: Partition, bucket: Callable[[str], Storage]) -> pl.Data
     Raises:
         InvalidInput: The file vanished or cannot be parsed; the message names it.
     """
-    try:
+    with reading(part):
         if part.uri.startswith("s3://"):
             name, key = split_s3(part.uri)
             with storage_errors(f"reading {part.uri}"):
@@ -37,6 +38,17 @@ def read_partition(part: Partition, bucket: Callable[[str], Storage]) -> pl.Data
         else:
             source = part.uri
         return pl.read_parquet(source) if part.format == "parquet" else pl.read_csv(source)
+
+
+@contextmanager
+def reading(part: Partition) -> Iterator[None]:
+    """Failures to read ``part`` (its data or its metadata) as errors that name it.
+
+    Raises:
+        InvalidInput: The file vanished after the job listed it, or cannot be parsed.
+    """
+    try:
+        yield
     except (KeyError, FileNotFoundError):
         raise InvalidInput(f"input file {part.uri!r} disappeared after the job listed it") from None
     except (OSError, pl.exceptions.PolarsError) as exc:

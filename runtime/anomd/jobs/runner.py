@@ -14,6 +14,9 @@ The order of work is what makes the guarantees:
    output file the job would have written: a failed or cancelled job leaves no part of its
    output. fit_groups reads and checks every file before the first model is fitted (the bucket
    tasks need all the splits), so bad input never leaves half the group models refitted.
+   Memory admission keeps the same promise: each task estimates its file's working memory from
+   the file's metadata before reading it, and every group's fit is admitted before the first
+   bucket fits (:mod:`anomd.jobs.admission`).
 4. On success a small manifest (``_anomd_job.json``) is written last, naming the files.
 """
 
@@ -51,6 +54,7 @@ from anomd.jobs.tasks import (
     PartitionResult,
     ScorePlan,
     SplitStats,
+    admit_groups,
     first,
     fit_bucket,
     piece,
@@ -302,11 +306,17 @@ class JobRun:
         job = self.record.id
         splits = [client.submit(split_partition, self.context, plan, part,
                                 key=f"anomd-{job}-split-{part.index}") for part in parts]
+        split_stats = [client.submit(first, s, key=f"anomd-{job}-splitstats-{i}")
+                       for i, s in enumerate(splits)]
+        # Every group's fit is admitted (memory) before any bucket fits: a group too large
+        # fails the job before the first model is stored.
+        admitted = client.submit(admit_groups, self.context, plan, *split_stats,
+                                 key=f"anomd-{job}-admit")
         buckets = []
         for b in range(plan.buckets):
             pieces = [client.submit(piece, s, b, key=f"anomd-{job}-piece-{i}-{b}")
                       for i, s in enumerate(splits)]
-            buckets.append(client.submit(fit_bucket, self.context, plan, b, *pieces,
+            buckets.append(client.submit(fit_bucket, self.context, plan, b, admitted, *pieces,
                                          key=f"anomd-{job}-fit-{b}"))
         self._held = list(buckets)
         progress = self.record.progress
@@ -329,11 +339,11 @@ class JobRun:
             failed.extend(stats.failed)
 
         watch = _Watch()
-        for i, s in enumerate(splits):
-            watch.add(client.submit(first, s, key=f"anomd-{job}-splitstats-{i}"), on_split)
+        for stats in split_stats:
+            watch.add(stats, on_split)
         for b, bucket in enumerate(buckets):
             watch.add(client.submit(first, bucket, key=f"anomd-{job}-fitstats-{b}"), on_bucket)
-        del splits
+        del splits, split_stats, admitted
         self._drain(watch)
         if failed:
             failed.sort()

@@ -11,7 +11,6 @@ is cancelled or has failed, queued tasks end at once and running ones write noth
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +19,23 @@ import numpy as np
 import polars as pl
 
 from anomd.backend_catalog import params_for
+from anomd.detectors import DetectorSpec
 from anomd.encoding import Column, RowEncoder
-from anomd.errors import InvalidInput
+from anomd.errors import InvalidInput, NotFound
 from anomd.frames import choose_columns, encoder_matrix, feature_matrix, numeric_columns
+from anomd.jobs.admission import (
+    FileShape,
+    TaskLimit,
+    bucket_of,
+    check,
+    group_fit_estimate,
+    measure,
+    piece_bytes,
+    read_estimate,
+    score_estimate,
+    split_estimate,
+    task_limit,
+)
 from anomd.jobs.dataset import parquet_bytes, read_partition, write_whole
 from anomd.jobs.groups import group_model_name
 from anomd.jobs.locations import Partition
@@ -79,11 +92,33 @@ class PartitionResult(msgspec.Struct, kw_only=True):
 
 
 class SplitStats(msgspec.Struct, kw_only=True):
+    """What a split found in its file.
+
+    Attributes:
+        groups: The file's groups, sorted.
+        group_rows: Rows of each of ``groups`` in this file (memory admission sums them).
+        features: Feature columns taken from the file.
+    """
+
     index: int
     skipped: bool = False
     rows: int = 0
     groups: list[str] = msgspec.field(default_factory=list)
+    group_rows: list[int] = msgspec.field(default_factory=list)
+    features: int = 0
     seconds: float = 0.0
+
+
+class GroupsAdmitted(msgspec.Struct, kw_only=True):
+    """Every group's fit fits in a task's memory limit (the bucket tasks wait for this).
+
+    Attributes:
+        groups: Groups checked (0 when the job was cancelled first).
+        largest: The largest estimate, in bytes.
+    """
+
+    groups: int = 0
+    largest: int = 0
 
 
 class BucketStats(msgspec.Struct, kw_only=True):
@@ -106,12 +141,25 @@ def score_partition(context: JobContext, plan: ScorePlan, part: Partition,
     rt = runtime(context)
     if rt.cancelled(context.job_id):
         return PartitionResult(index=part.index, skipped=True)
-    frame = read_partition(part, rt.bucket)
-    _require(frame, [*(plan.keep or []), *([plan.group_by] if plan.group_by else [])], part.uri)
     models: dict[str, FittedModel] = {}
     for _, bucket_models in fitted:
         models.update(bucket_models)
     lookup = _Models(rt, plan, models if fitted else None)
+    # Memory admission, before the file is read: from its metadata and the model.
+    shape = measure(part, rt.bucket)
+    limit = task_limit(rt.settings)
+    single: FittedModel | None = None
+    if plan.group_by is None:
+        single = lookup.get(ALL_ROWS)
+        if single is None:  # only a detect job can get here: its single fit failed
+            raise InvalidInput(f"{part.uri}: no model could be fitted on the input")
+        _admit_score(rt, single, shape, shape.rows, limit, part.uri, whole_file=True)
+    else:
+        width = shape.width(plan.columns, [*(plan.keep or []), plan.group_by])
+        check(read_estimate(shape, width), limit, part.uri,
+              f"reading {shape.rows_text()} × {width:,} features", "split the file into smaller ones")
+    frame = read_partition(part, rt.bucket)
+    _require(frame, [*(plan.keep or []), *([plan.group_by] if plan.group_by else [])], part.uri)
 
     n = frame.height
     raw = np.full(n, np.nan)
@@ -120,12 +168,9 @@ def score_partition(context: JobContext, plan: ScorePlan, part: Partition,
     known = np.ones(n, dtype=bool)
     unseen: list[str] = []
     features: list[str] = []
-    if plan.group_by is None:
-        model = lookup.get(ALL_ROWS)
-        if model is None:  # only a detect job can get here: its single fit failed
-            raise InvalidInput(f"{part.uri}: no model could be fitted on the input")
+    if single is not None:
         if n:
-            features = _score_into(model, frame, None, plan, part.uri, raw, score, flags)
+            features = _score_into(single, frame, None, plan, part.uri, raw, score, flags)
     else:
         keys = frame[plan.group_by].cast(pl.String)
         for group, rows in _rows_by_group(keys):
@@ -138,6 +183,8 @@ def score_partition(context: JobContext, plan: ScorePlan, part: Partition,
                 known[rows] = False
                 unseen.append(group)
                 continue
+            _admit_score(rt, model, shape, len(rows), limit,
+                         f"{part.uri}, group {plan.group_by} = {group!r}", whole_file=False)
             features = _score_into(model, frame, rows, plan, part.uri, raw, score, flags)
     keep = plan.keep if plan.keep is not None else [c for c in frame.columns if c not in features]
     out = frame.select(keep).with_columns(
@@ -157,6 +204,25 @@ def score_partition(context: JobContext, plan: ScorePlan, part: Partition,
         index=part.index, rows=n, anomalies=int(flags[known].sum()), unseen_rows=int((~known).sum()),
         unseen_groups=sorted(unseen), key=part.output_key,
         seconds=round(time.perf_counter() - started, 4))
+
+
+def _admit_score(rt: WorkerRuntime, model: FittedModel, shape: FileShape, rows: int,
+                 limit: TaskLimit, subject: str, whole_file: bool) -> None:
+    """Refuses scoring ``rows`` rows of the file with ``model`` over the task's limit.
+
+    Raises:
+        TooLarge: Naming ``subject`` (the file, or the file and the group).
+    """
+    info = model.info
+    spec = rt.plugins.detectors.get(info.backend)
+    if spec is None:  # a model whose plugin is gone could not have been loaded
+        raise NotFound(f"backend {info.backend!r} is not registered")
+    estimate = score_estimate(spec, spec.parse_params(info.params), shape, rows, info.input_dim,
+                              info.samples_fitted, whole_file)
+    counted = shape.rows_text() if whole_file else f"{rows:,} rows"
+    check(estimate, limit, subject,
+          f"scoring {counted} × {info.input_dim:,} features with backend {spec.id!r}",
+          "split the file into smaller ones or choose a lighter backend")
 
 
 class _Models:
@@ -252,6 +318,11 @@ def split_partition(context: JobContext, plan: FitPlan,
     rt = runtime(context)
     if rt.cancelled(context.job_id):
         return SplitStats(index=part.index, skipped=True), [(part.uri, pl.DataFrame())] * plan.buckets
+    shape = measure(part, rt.bucket)  # memory admission, before the file is read
+    width = shape.width(plan.columns, [plan.group_by] if plan.group_by else [])
+    check(split_estimate(shape, width), task_limit(rt.settings), part.uri,
+          f"splitting {shape.rows_text()} × {width:,} features by group",
+          "split the file into smaller ones")
     frame = read_partition(part, rt.bucket)
     if plan.group_by is not None:
         _require(frame, [plan.group_by], part.uri)
@@ -270,24 +341,77 @@ def split_partition(context: JobContext, plan: FitPlan,
     keys = (frame[plan.group_by].cast(pl.String) if plan.group_by is not None
             else pl.Series([ALL_ROWS] * frame.height, dtype=pl.String))
     data = pl.from_numpy(X, schema=columns).with_columns(keys.alias(GROUP))
-    groups = keys.unique().sort().to_list()
-    bucket_of = {g: zlib.crc32(g.encode("utf-8", "surrogatepass")) % plan.buckets for g in groups}
-    buckets = data.with_columns(
-        pl.col(GROUP).replace_strict(bucket_of, return_dtype=pl.Int64).alias("__bucket"))
+    counts = keys.alias("g").value_counts(name="rows").sort("g")
+    groups: list[str] = counts["g"].to_list()
+    sizes: list[int] = counts["rows"].to_list()
+    buckets = data.with_columns(pl.col(GROUP).replace_strict(
+        {g: bucket_of(g, plan.buckets) for g in groups}, return_dtype=pl.Int64).alias("__bucket"))
     pieces: list[tuple[str, pl.DataFrame]] = [(part.uri, data.clear())] * plan.buckets
     for (b,), piece in buckets.partition_by("__bucket", as_dict=True).items():
         pieces[int(b)] = (part.uri, piece.drop("__bucket"))  # type: ignore[arg-type]
-    stats = SplitStats(index=part.index, rows=frame.height, groups=groups,
-                       seconds=round(time.perf_counter() - started, 4))
+    stats = SplitStats(index=part.index, rows=frame.height, groups=groups, group_rows=sizes,
+                       features=len(columns), seconds=round(time.perf_counter() - started, 4))
     return stats, pieces
 
 
-def fit_bucket(context: JobContext, plan: FitPlan, bucket: int,
+def admit_groups(context: JobContext, plan: FitPlan, *splits: SplitStats) -> GroupsAdmitted:
+    """Checks every group's fit against the task memory limit before any group is fitted.
+
+    Runs once, on the splits' counts, and every bucket task waits for it: a group too large
+    for a worker fails the job before the first model is stored, so a fit_groups job never
+    leaves half its group models refitted (each bucket checks its groups again, on the rows it
+    received, in case its worker has less memory than this one).
+
+    Raises:
+        TooLarge: Naming the largest group over the limit, its estimate and the limit.
+    """
+    rt = runtime(context)
+    if rt.cancelled(context.job_id) or any(s.skipped for s in splits):
+        return GroupsAdmitted()
+    totals: dict[str, int] = {}
+    for split in splits:
+        for group, rows in zip(split.groups, split.group_rows, strict=True):
+            totals[group] = totals.get(group, 0) + rows
+    width = max((s.features for s in splits), default=1)
+    held = [0] * plan.buckets
+    for group, rows in totals.items():
+        held[bucket_of(group, plan.buckets)] += piece_bytes(group, rows, width)
+    spec = rt.spec(plan.backend)
+    params = spec.parse_params(params_for(rt.settings, spec.id, plan.params))
+    limit = task_limit(rt.settings)
+    largest = 0
+    for group, rows in sorted(totals.items(), key=lambda gr: (-gr[1], gr[0])):
+        largest = max(largest, _admit_fit(spec, params, plan, group, rows, width,
+                                          held[bucket_of(group, plan.buckets)], limit))
+    return GroupsAdmitted(groups=len(totals), largest=largest)
+
+
+def _admit_fit(spec: DetectorSpec, params: Any, plan: FitPlan, group: str, rows: int, width: int,
+               bucket_bytes: int, limit: TaskLimit) -> int:
+    """Refuses fitting ``group`` over the limit; returns its estimate in bytes.
+
+    Raises:
+        TooLarge: Naming the group (the whole input without ``group_by``).
+    """
+    estimate = group_fit_estimate(spec, params, rows, width, bucket_bytes, plan.store)
+    if plan.group_by is None:
+        subject, advice = "the input", "fit one model per group (group_by) or choose a lighter backend"
+    else:
+        subject = f"group {plan.group_by} = {group!r}"
+        advice = "group by a finer column or choose a lighter backend"
+    storing = " and storing its model" if plan.store else ""
+    check(estimate, limit, subject,
+          f"fitting {rows:,} rows × {width:,} features with backend {spec.id!r}{storing}", advice)
+    return estimate.total
+
+
+def fit_bucket(context: JobContext, plan: FitPlan, bucket: int, admitted: GroupsAdmitted,
                *pieces: tuple[str, pl.DataFrame]) -> tuple[BucketStats, dict[str, FittedModel]]:
     """Fits one model per group in this bucket: stored (fit_groups) or returned (detect).
 
     A group the backend cannot fit (too few rows, constant data...) is reported in
-    ``failed`` with the backend's reason and the others go on.
+    ``failed`` with the backend's reason and the others go on. ``admitted`` is
+    :func:`admit_groups`' result: the task runs only once every group was admitted.
     """
     started = time.perf_counter()
     rt = runtime(context)
@@ -307,11 +431,16 @@ def fit_bucket(context: JobContext, plan: FitPlan, bucket: int,
     encoder = RowEncoder(tuple(Column(name, "numeric") for name in features))
     spec = rt.spec(plan.backend)
     params = params_for(rt.settings, spec.id, plan.params)
+    parsed = spec.parse_params(params)
     plugin = rt.plugins.detectors.entry(spec.id).plugin  # type: ignore[union-attr]
     models: dict[str, FittedModel] = {}
     failed: list[tuple[str, str]] = []
     fitted_count = 0
-    for (group,), rows in sorted(data.partition_by(GROUP, as_dict=True).items()):
+    limit = task_limit(rt.settings)
+    groups = sorted(data.partition_by(GROUP, as_dict=True).items())
+    held = sum(piece_bytes(str(g), rows.height, len(features)) for (g,), rows in groups)
+    for (group,), rows in groups:
+        _admit_fit(spec, parsed, plan, str(group), rows.height, len(features), held, limit)
         X = rows.select(features).to_numpy()
         name = group_model_name(plan.model, str(group), plan.name_limit) if plan.store else plan.model
         try:
