@@ -147,3 +147,11 @@ def _iso(epoch: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_multivariate_body_without_variables_is_a_clear_422(client: TestClient) -> None:
+    # The estimate runs before the operation's own checks; it must not trip on nothing to size.
+    reply = client.post(BASE + "/timeseries/multivariate",
+                        json={"timestamps": ["2026-11-02T00:00:00Z"], "variables": []})
+    assert reply.status_code in (400, 422), reply.text
+    assert "variables" in reply.text

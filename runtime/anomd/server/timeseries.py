@@ -129,6 +129,6 @@ class TimeseriesController(Controller):
                                     example=_example("POST /v1/ml/anomaly/timeseries/multivariate")))
     async def multivariate(self, request: Request, app_state: AppStateDep) -> MultivariateResult:
         req, _, _ = await decode_body(request, MultivariateOptions)
-        points = max(len(v.values) for v in req.variables)
+        points = max((len(v.values) for v in req.variables), default=0)  # none: refused by the operation
         return await admitted_series(request, app_state, "series multivariate", points, len(req.variables),
                                      detect_multivariate, req, app_state.service.settings.series_max_points)
