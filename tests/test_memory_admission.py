@@ -122,7 +122,7 @@ def test_a_series_detect_over_the_limit_is_refused_with_413(client: TestClient) 
                                   "/anomalydetector/v1.1/timeseries/entire/detect"])
 def test_a_series_route_over_the_limit_is_refused_with_413(tmp_path: Path, path: str) -> None:
     n = 1_000
-    while admission.estimate_series("series entire", n).total <= 8 * admission.MB:
+    while admission.estimate_series("entire", n).total <= 8 * admission.MB:
         n *= 2
     settings = load_settings(env={}, data_dir=str(tmp_path), warm_up=False, max_request_memory_mb=8,
                              series_max_points=max(n, 12))

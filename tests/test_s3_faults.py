@@ -110,16 +110,21 @@ def test_backoff_has_jitter_and_grows() -> None:
     assert np.mean(draws[3]) > 3 * np.mean(draws[0])
 
 
+def _service_behind(proxy: FaultProxy, s3: LocalS3, folder: Path, *, max_retries: int,
+                    retry_timeout: float) -> AnomalyService:
+    """A service whose model store is a new bucket reached through the fault proxy."""
+    settings = load_settings(
+        env={}, data_dir=str(folder), warm_up=False, storage=f"s3://{s3.create_bucket()}/models",
+        storage_options={**s3.options(), "endpoint": proxy.endpoint,
+                         "max_retries": max_retries, "retry_timeout": retry_timeout},
+    )
+    return AnomalyService(settings)
+
+
 def test_service_answers_503_and_stores_nothing_when_s3_keeps_failing(
     local_s3_endpoint: LocalS3, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    bucket = local_s3_endpoint.create_bucket()
-    settings = load_settings(
-        env={}, data_dir=str(tmp_path), warm_up=False, storage=f"s3://{bucket}/models",
-        storage_options={**local_s3_endpoint.options(), "endpoint": proxy.endpoint,
-                         "max_retries": 2, "retry_timeout": 3},
-    )
-    service = AnomalyService(settings)
+    service = _service_behind(proxy, local_s3_endpoint, tmp_path, max_retries=2, retry_timeout=3)
     rows = np.random.default_rng(0).normal(size=(200, 3))
     service.fit(rows, model="before", backend="hbos")
     proxy.inject(Rule("internal_error", method="PUT"))
@@ -140,13 +145,7 @@ def test_streams_keep_scoring_while_checkpoints_fail_and_catch_up_after(
     from anomd.streaming.checkpoint import checkpoint_key
     from anomd.streaming.manager import StreamManager
 
-    bucket = local_s3_endpoint.create_bucket()
-    settings = load_settings(
-        env={}, data_dir=str(tmp_path), warm_up=False, storage=f"s3://{bucket}/models",
-        storage_options={**local_s3_endpoint.options(), "endpoint": proxy.endpoint,
-                         "max_retries": 1, "retry_timeout": 2},
-    )
-    service = AnomalyService(settings)
+    service = _service_behind(proxy, local_s3_endpoint, tmp_path, max_retries=1, retry_timeout=2)
 
     def manager() -> StreamManager:
         return StreamManager(service, max_detectors=10, idle_timeout_s=0, executor=InlineExecutor())

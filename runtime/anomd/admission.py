@@ -264,14 +264,12 @@ def estimate_series(operation: str, points: int, variables: int = 1, body_bytes:
     (``tests/test_admission_rss.py``).
 
     Args:
-        operation: ``entire``, ``last``, ``changepoint`` or ``multivariate`` (an unknown one
-            costs as the heaviest).
+        operation: ``entire``, ``last``, ``changepoint`` or ``multivariate``.
     """
     values = points * max(1, variables)
-    per_value = _SERIES_VALUE.get(operation.removeprefix("series "), max(_SERIES_VALUE.values()))
-    parts = {"body": body_bytes, "series": values * per_value}
-    return MemoryEstimate(operation=operation, backend="", rows=points, features=max(1, variables),
-                          parts=parts)
+    parts = {"body": body_bytes, "series": values * _SERIES_VALUE[operation]}
+    return MemoryEstimate(operation=f"series {operation}", backend="", rows=points,
+                          features=max(1, variables), parts=parts)
 
 
 # -- the budget -------------------------------------------------------------------------------

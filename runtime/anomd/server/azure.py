@@ -208,7 +208,7 @@ class AzureController(Controller):
     async def entire(self, request: Request, app_state: AppStateDep) -> AzureEntireResponse:
         req, _, _ = await decode_body(request, AzureDetectRequest)
         options = detect_options(req)
-        r = await admitted_series(request, app_state, "series entire", len(options.series), 1, detect_entire,
+        r = await admitted_series(request, app_state, "entire", len(options.series), 1, detect_entire,
                                   options, app_state.service.settings.series_max_points)
         return AzureEntireResponse(period=r.period, expected_values=r.expected_values, upper_margins=r.upper_margins,
                                    lower_margins=r.lower_margins, is_anomaly=r.is_anomaly,
@@ -219,7 +219,7 @@ class AzureController(Controller):
     async def last(self, request: Request, app_state: AppStateDep) -> AzureLastResponse:
         req, _, _ = await decode_body(request, AzureDetectRequest)
         options = detect_options(req)
-        r = await admitted_series(request, app_state, "series last", len(options.series), 1, detect_last,
+        r = await admitted_series(request, app_state, "last", len(options.series), 1, detect_last,
                                   options, app_state.service.settings.series_max_points)
         return AzureLastResponse(period=r.period, suggested_window=r.suggested_window, expected_value=r.expected_value,
                                  upper_margin=r.upper_margin, lower_margin=r.lower_margin, is_anomaly=r.is_anomaly,
@@ -230,7 +230,7 @@ class AzureController(Controller):
     async def changepoint(self, request: Request, app_state: AppStateDep) -> AzureChangePointResponse:
         req, _, _ = await decode_body(request, AzureChangePointRequest)
         options = change_point_options(req)
-        r = await admitted_series(request, app_state, "series changepoint", len(options.series), 1,
+        r = await admitted_series(request, app_state, "changepoint", len(options.series), 1,
                                   detect_change_points, options, app_state.service.settings.series_max_points)
         return AzureChangePointResponse(period=r.period, is_change_point=r.is_change_point,
                                         confidence_scores=r.confidence_scores)

@@ -28,7 +28,7 @@ async def admitted_series(
     """Runs ``work(*args)`` on a worker thread once its memory is admitted.
 
     Args:
-        operation: What the refusal names ("series entire", ...).
+        operation: ``entire``, ``last``, ``changepoint`` or ``multivariate``.
         points: The longest series' points; ``variables`` how many series (1 for univariate).
 
     Raises:

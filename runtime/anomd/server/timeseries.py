@@ -98,7 +98,7 @@ class TimeseriesController(Controller):
     async def entire(self, request: Request, app_state: AppStateDep) -> EntireResponse:
         req, _, _ = await decode_body(request, DetectOptions)
         limit = app_state.service.settings.series_max_points
-        result = await admitted_series(request, app_state, "series entire", len(req.series), 1,
+        result = await admitted_series(request, app_state, "entire", len(req.series), 1,
                                        detect_entire, req, limit)
         return entire_response(result, req.sensitivity)
 
@@ -107,7 +107,7 @@ class TimeseriesController(Controller):
                                     example=_example("POST /v1/ml/anomaly/timeseries/last")))
     async def last(self, request: Request, app_state: AppStateDep) -> LastResult:
         req, _, _ = await decode_body(request, DetectOptions)
-        return await admitted_series(request, app_state, "series last", len(req.series), 1,
+        return await admitted_series(request, app_state, "last", len(req.series), 1,
                                      detect_last, req, app_state.service.settings.series_max_points)
 
     @post("/changepoint", status_code=200, summary="Where the level of a series changes",
@@ -115,7 +115,7 @@ class TimeseriesController(Controller):
                                     example=_example("POST /v1/ml/anomaly/timeseries/changepoint")))
     async def changepoint(self, request: Request, app_state: AppStateDep) -> ChangePointResponse:
         req, _, _ = await decode_body(request, ChangePointOptions)
-        result = await admitted_series(request, app_state, "series changepoint", len(req.series), 1,
+        result = await admitted_series(request, app_state, "changepoint", len(req.series), 1,
                                        detect_change_points, req, app_state.service.settings.series_max_points)
         points = [ChangePointResult(index=i, is_change_point=c, confidence_score=s)
                   for i, (c, s) in enumerate(zip(result.is_change_point, result.confidence_scores, strict=True))]
@@ -130,5 +130,5 @@ class TimeseriesController(Controller):
     async def multivariate(self, request: Request, app_state: AppStateDep) -> MultivariateResult:
         req, _, _ = await decode_body(request, MultivariateOptions)
         points = max((len(v.values) for v in req.variables), default=0)  # none: refused by the operation
-        return await admitted_series(request, app_state, "series multivariate", points, len(req.variables),
+        return await admitted_series(request, app_state, "multivariate", points, len(req.variables),
                                      detect_multivariate, req, app_state.service.settings.series_max_points)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,11 +110,9 @@ def detect_series(
             f"warm-up); got {len(rows)}"
         )
     try:
-        if memory is None:
+        admitted = nullcontext() if memory is None else memory.admit(replay_estimate(detector, ordered, body_bytes))
+        with admitted:
             out = detector.process_many(ordered)
-        else:
-            with memory.admit(replay_estimate(detector, ordered, body_bytes)):
-                out = detector.process_many(ordered)
     except InvalidInput as exc:
         raise InvalidInput(_in_request_order(exc.detail, order)) from None
     elapsed_ms = (time.perf_counter() - started) * 1000.0
