@@ -281,7 +281,10 @@ def _from_polars(data: Any, schema: Mapping[str, str] | None, time_field: str) -
 def _polars_values(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray:
     import polars as pl
 
-    selected = frame.select([pl.col(n).cast(pl.Float64) for n in names])
+    if all(dtype == pl.Float64 for dtype in frame.dtypes):
+        selected = frame  # already what the matrix holds: no cast, no copy before to_numpy
+    else:
+        selected = frame.select([pl.col(n).cast(pl.Float64) for n in names])
     nulls = [(n, c) for n, c in zip(names, selected.null_count().row(0), strict=True) if c]
     if nulls:
         name, count = nulls[0]

@@ -39,15 +39,14 @@ def fit_response(outcome: FitOutcome, warnings: list[str]) -> FitResponse:
 
 
 def _points(scores: Scores, rows: np.ndarray, explanations: dict[int, Explanation]) -> list[ScorePoint]:
-    score, flags, raw = scores.score.tolist(), scores.is_anomaly.tolist(), scores.raw.tolist()
-    points = []
-    for i in rows.tolist():
-        point = ScorePoint(index=i, score=score[i], is_anomaly=flags[i], raw_score=raw[i])
-        explained = explanations.get(i)
-        if explained is not None:
-            point.explanation = explained.contributions
-            point.cause = explained.cause
-        points.append(point)
+    points = list(map(ScorePoint, rows.tolist(), scores.score[rows].tolist(),
+                      scores.is_anomaly[rows].tolist(), scores.raw[rows].tolist()))
+    if explanations:
+        for point in points:
+            explained = explanations.get(point.index)
+            if explained is not None:
+                point.explanation = explained.contributions
+                point.cause = explained.cause
     return points
 
 

