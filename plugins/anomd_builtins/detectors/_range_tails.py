@@ -189,12 +189,18 @@ class BeyondRange:
 
     def score(self, capped: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
         """``capped(X)`` (on the clipped rows if ``clip``) plus the tail term of each row."""
-        if X.shape[0] <= _SMALL_BATCH:  # plain Python: a dozen numpy calls would cost more
+        tails = self.tails
+        if X.shape[0] == 1:  # the one-row call (a tick, a one-row /score): the check inlined
+            row = X.tolist()[0]
+            if not (any(map(operator.gt, row, tails.hi_list)) or any(map(operator.lt, row, tails.lo_list))):
+                return capped(X)  # inside the range: nothing to add or clip
+            nats = np.array([tails.row_nats(row)])
+        elif X.shape[0] <= _SMALL_BATCH:  # plain Python: a dozen numpy calls would cost more
             rows = X.tolist()
-            if not any(map(self.tails.outside, rows)):
-                return capped(X)  # the common single row inside the range: nothing to add or clip
-            nats = np.array([self.tails.row_nats(row) for row in rows])
+            if not any(map(tails.outside, rows)):
+                return capped(X)  # inside the range: nothing to add or clip
+            nats = np.array([tails.row_nats(row) for row in rows])
         else:
-            nats = self.tails.nats(X)
-        inside = self.tails.clip(X) if self.clip else X
+            nats = tails.nats(X)
+        inside = tails.clip(X) if self.clip else X
         return capped(inside) + self.unit * nats
