@@ -80,6 +80,20 @@ def test_episode_alerts_once_per_incident_and_again_after_quiet(host: PluginHost
     assert scores[50] == pytest.approx(score_of_surprise(12.0))
 
 
+def test_an_absurd_surprise_does_not_silence_the_episode_gate_for_thousands_of_points(host: PluginHost) -> None:
+    # A feature constant for hundreds of points and then not gets a surprise of ~1e19 nats; the
+    # gate's reference is capped where the published score saturates, so an incident a few
+    # half-lives later alerts again (uncapped, it would wait ~60 half-lives).
+    spec = host.postprocessors.get("episode")
+    post = spec.build(spec.parse_options({"half_life": 10}))
+    surprise = np.full(300, 1.0)
+    surprise[20] = 1e19
+    surprise[120] = 12.0  # ten half-lives later
+    scores = post.update_many(surprise)
+    assert scores[20] == 1.0
+    assert scores[120] == pytest.approx(score_of_surprise(12.0)) and scores[120] > threshold_of(0.01)
+
+
 def test_likelihood_ignores_routine_noise_and_catches_a_burst_on_a_quiet_stream(host: PluginHost) -> None:
     spec = host.postprocessors.get("likelihood")
     rng = np.random.default_rng(3)

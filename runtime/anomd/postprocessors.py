@@ -36,6 +36,11 @@ def score_of_surprise(nats: float) -> float:
     return min(1.0, max(0.0, nats / (DECADES * math.log(10.0))))
 
 
+def saturation_nats() -> float:
+    """The surprise (nats) from which :func:`score_of_surprise` is 1: ``p = 10 ** -DECADES``."""
+    return DECADES * math.log(10.0)
+
+
 def threshold_of(contamination: float) -> float:
     """The published score a point needs to be flagged at tail probability ``contamination``."""
     return min(1.0, -math.log10(contamination) / DECADES)
