@@ -1,6 +1,6 @@
 """Service overhead: ``/score`` of 10k rows over HTTP against the same call in-process.
 
-``python -m benchmarks overhead [--rows 10000] [--backends ecod,isolation_forest] [--repeat 15]
+``python -m benchmarks overhead [--rows 10000] [--backends ecod,isolation_forest] [--repeat 21]
 [--client-rows 100000] [--client-features 20]``
 
 A model is fitted on ``--rows`` × 16 synthetic rows and stored; then the same ``--rows`` new
@@ -14,7 +14,9 @@ rows are scored
 
 The same rows are also sent as an **Arrow IPC stream** (``Content-Type:
 application/vnd.apache.arrow.stream``, the other fields as query parameters), with a JSON reply
-and with an Arrow reply (``Accept``), side by side with the JSON body in the same run.
+and with an Arrow reply (``Accept``), side by side with the JSON body in the same run. The
+in-process and HTTP calls are timed in the same rounds, one of each per round in rotating
+order, so that a ratio does not also measure the machine drifting between two figures.
 
 Targets: JSON HTTP ≤ 1.3 × in-process (list rows); Arrow body ≤ 1.15 × in-process (NumPy, the
 fastest in-process input), and its Arrow reply as fast. Then ``anomd.Client.score(frame)`` of
@@ -69,6 +71,26 @@ def median_ms(fn: Callable[[], Any], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000.0
+
+
+def interleaved_ms(calls: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Median ms of each call, timed round-robin: one of each per round, the order rotated.
+
+    A ratio of two figures taken minutes apart also measures how the machine drifted in
+    between (another process, a frequency step); taking them in the same rounds cancels that,
+    so the HTTP ÷ in-process ratios compare like with like.
+    """
+    names = list(calls)
+    for fn in calls.values():
+        fn()  # warm: model load, caches, first allocation
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeat):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) * 1000.0 for name, values in times.items()}
 
 
 def server_stages(service: Any, body: bytes, model: str, backend: str, repeat: int) -> dict[str, float]:
@@ -127,24 +149,28 @@ def measure(backend: str, rows: int, repeat: int, server: Any, service: Any) -> 
     lists = X_new.tolist()
     body = msgspec.json.encode({"model": name, "backend": backend, "data": lists})
     result: dict[str, Any] = {"backend": backend, "rows": rows, "request_bytes": len(body)}
-    result["in_process_lists_ms"] = median_ms(lambda: service.score(lists, model=name, backend=backend), repeat)
-    result["in_process_numpy_ms"] = median_ms(lambda: service.score(X_new, model=name, backend=backend), repeat)
+    arrow_body = _arrow_body(X_new)
+    query = f"/score?model={name}&backend={backend}"
+    json_reply = {"Content-Type": ARROW, "Accept": "application/json"}
+    arrow_reply = {"Content-Type": ARROW, "Accept": ARROW}
     with KeepAliveClient(server.api) as client:
         status, reply = client.post("/score", body)
         if status != 200:
             raise RuntimeError(f"/score answered {status}: {reply[:300]!r}")
-        result["response_bytes"] = len(reply)
-        result["http_ms"] = median_ms(lambda: client.post("/score", body), repeat)
-        arrow_body = _arrow_body(X_new)
-        result["arrow_request_bytes"] = len(arrow_body)
-        query = f"/score?model={name}&backend={backend}"
-        for key, accept in (("http_arrow_ms", "application/json"), ("http_arrow_reply_ms", ARROW)):
-            headers = {"Content-Type": ARROW, "Accept": accept}
+        for headers in (json_reply, arrow_reply):
             status, reply_arrow = client.post(query, arrow_body, headers)
             if status != 200:
                 raise RuntimeError(f"/score (Arrow) answered {status}: {reply_arrow[:300]!r}")
-            result[key] = median_ms(lambda h=headers: client.post(query, arrow_body, h), repeat)
+        result["response_bytes"] = len(reply)
+        result["arrow_request_bytes"] = len(arrow_body)
         result["arrow_response_bytes"] = len(reply_arrow)
+        result.update(interleaved_ms({
+            "in_process_lists_ms": lambda: service.score(lists, model=name, backend=backend),
+            "in_process_numpy_ms": lambda: service.score(X_new, model=name, backend=backend),
+            "http_ms": lambda: client.post("/score", body),
+            "http_arrow_ms": lambda: client.post(query, arrow_body, json_reply),
+            "http_arrow_reply_ms": lambda: client.post(query, arrow_body, arrow_reply),
+        }, repeat))
     result["client_encode_request_ms"] = median_ms(
         lambda: msgspec.json.encode({"model": name, "backend": backend, "data": lists}), repeat
     )
@@ -184,13 +210,15 @@ def measure_client(backend: str, rows: int, features: int, repeat: int, server: 
         warnings.simplefilter("ignore")
         service.fit(train_frame, model=name, backend=backend)
     result: dict[str, Any] = {"backend": backend, "rows": rows, "features": features}
-    result["in_process_ms"] = median_ms(lambda: service.score(frame, model=name, backend=backend), repeat)
     with anomd.Client(server.url) as client:
         reply = client.score(frame, model=name, backend=backend)
         _, local = service.score(frame, model=name, backend=backend)
         if not (reply.raw_score == local.raw).all():
             raise RuntimeError("the client's scores differ from the in-process ones")
-        result["client_ms"] = median_ms(lambda: client.score(frame, model=name, backend=backend), repeat)
+        result.update(interleaved_ms({
+            "in_process_ms": lambda: service.score(frame, model=name, backend=backend),
+            "client_ms": lambda: client.score(frame, model=name, backend=backend),
+        }, repeat))
     from anomd.client._wire import table_bytes
 
     result["client_encode_ms"] = median_ms(lambda: table_bytes(frame, None), repeat)
@@ -266,7 +294,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks overhead", description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=10_000, help="rows fitted and scored (default 10000)")
     p.add_argument("--backends", default="ecod,isolation_forest", help="comma-separated (default ecod,isolation_forest)")
-    p.add_argument("--repeat", type=int, default=15, help="timed repetitions per figure (default 15)")
+    p.add_argument("--repeat", type=int, default=21, help="timed repetitions per figure (default 21)")
     p.add_argument("--client-rows", type=int, default=100_000, help="rows of the Client.score figure (0: skip)")
     p.add_argument("--client-features", type=int, default=20, help="columns of the Client.score figure")
     p.add_argument("--quick", action="store_true", help="5 repetitions")
@@ -290,7 +318,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         backends = args.backends.split(",")
         rows = [measure(b, args.rows, repeat, server, service) for b in backends]
-        clients = [measure_client(b, args.client_rows, args.client_features, max(3, repeat // 3), server, service)
+        clients = [measure_client(b, args.client_rows, args.client_features, max(5, repeat // 3), server, service)
                    for b in backends] if args.client_rows else []
     finally:
         server.stop()
