@@ -90,10 +90,11 @@ def _widest(params: AutoEncoderParams, d: int) -> int:
 
 
 #: Measured: PyOD keeps a standardised copy of the matrix and feeds it through torch in batches
-#: (per-row bookkeeping of about a kilobyte while training, half that while scoring), plus one
+#: (per-row bookkeeping of about a kilobyte while training, half that while scoring; 15,000 x 10
+#: through the server grew a warm process by 25-26 MB against 46 estimated), plus one
 #: batch of activations per layer; the network itself is small.
 MEMORY = MemoryCost(
-    fit=lambda n, d, p: 4 * n * d * CELL + 1400 * n
+    fit=lambda n, d, p: 4 * n * d * CELL + 1100 * n
     + 4 * p.batch_size * _widest(p, d) * len(p.hidden_neurons) * CELL + 16 * MB,
     score=lambda m, d, n, p: 2 * m * d * CELL + 500 * m
     + 4 * p.batch_size * _widest(p, d) * len(p.hidden_neurons) * CELL + 8 * MB,
