@@ -64,13 +64,8 @@ ARROW = "application/vnd.apache.arrow.stream"
 
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm: model load, caches, first allocation
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000.0
+    """Median ms of ``fn`` after one warming call (a round of one)."""
+    return interleaved_ms({"call": fn}, repeat)["call"]
 
 
 def interleaved_ms(calls: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
