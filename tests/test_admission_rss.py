@@ -7,6 +7,11 @@ estimate is computed here with the same functions the server admits requests wit
 checked: ``growth <= estimate <= 2 * growth``. Sizes are chosen so that each request's
 working memory is well above the few MB of noise a Python process makes on its own.
 
+Each test gets a fresh server process, so a figure does not depend on which tests ran before it:
+a process that has served larger requests reuses the heap they freed and grows less (a knn fit
+grew 14-16 MB after the other backends and 18-20 MB on its own). The first large request of a
+fresh process is the case the estimates must cover.
+
 ``python tests/test_admission_rss.py [backend...]`` prints the table without asserting (for
 calibrating a cost model).
 """
@@ -202,7 +207,7 @@ def series_cases(probe: Probe) -> list[tuple[str, int, int]]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()  # per test: see the module docstring
 def probe() -> Iterator[Probe]:
     worker = Probe()
     yield worker

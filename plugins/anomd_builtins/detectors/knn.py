@@ -36,14 +36,12 @@ MB = 1 << 20
 #: Measured: a tree (or brute-force search in bounded chunks) over a copy of the matrix, and
 #: k + 1 neighbours (distance and index) per row. Not the O(n²) distance matrix: scikit-learn
 #: reduces distances in small chunks (every metric here has a specialised reduction). The fit's
-#: constant also covers the leave-one-out query's mask and the allocator's slack: through the
-#: server a 12,000 x 10 fit grew a process that had served other backends by 14.0-15.8 MB
-#: against 15.0 estimated with 2 MB here (tests/test_admission_rss.py), so it is 5 MB (17.8).
-#: A process that has served nothing large yet has no freed heap to reuse and grew by 18-20 MB;
-#: a larger constant would cover that too but overstates a stream's refits (also a fit) by more
-#: than the test's factor of two once the process is warm.
+#: constant also covers the leave-one-out query's mask and the allocator's slack: a 12,000 x 10
+#: fit through the server grew a fresh process (nothing large served yet, so no freed heap to
+#: reuse) by 18-20 MB, and one that had served other backends by 14.0-15.8 MB
+#: (tests/test_admission_rss.py), so it is 9 MB (21.8 estimated).
 MEMORY = MemoryCost(
-    fit=lambda n, d, p: 2 * n * d * CELL + 3 * n * (p.n_neighbors + 1) * 2 * CELL + 5 * MB,
+    fit=lambda n, d, p: 2 * n * d * CELL + 3 * n * (p.n_neighbors + 1) * 2 * CELL + 9 * MB,
     score=lambda m, d, n, p: m * d * CELL + 2 * m * (p.n_neighbors + 1) * 2 * CELL + 2 * MB,
     model=lambda n, d, p: n * d * CELL + n * 48 + MB,
 )
