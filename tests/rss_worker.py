@@ -8,6 +8,11 @@ HTTP server would), and reports how far its RSS rose. Every request therefore st
 same warmed, clean process: memory freed by one request and kept by the allocator cannot hide
 part of the next one's peak, as it would in one long-lived server.
 
+A session (``{"session": "begin"}`` ... ``{"session": "end"}``) runs in a forked copy of the
+process as it was after start-up (imports done, nothing served): the tests open one per backend,
+so what one backend's requests left in the heap never shapes another's figures, without paying
+a new interpreter and its imports each time.
+
 Protocol: one JSON object per line on stdin, one per line on stdout.
 """
 
@@ -130,8 +135,24 @@ def main() -> None:
     from anomd.settings import load_settings
 
     app = create_app(load_settings(warm_up=False, worker_threads=1, stream_retrain_workers=1))
+    in_session = False
     for line in sys.stdin:
         command = msgspec.json.decode(line)
+        session = command.get("session")
+        if session == "begin" and not in_session:
+            pid = os.fork()
+            if pid:  # the parent waits, untouched, for the session to end
+                os.waitpid(pid, 0)
+                continue
+            in_session = True
+            fresh_threads(app)
+            rewarm_after_fork()
+        if session is not None:
+            protocol.write(msgspec.json.encode({"status": 200, "reply": {}}).decode() + "\n")
+            protocol.flush()
+            if session == "end" and in_session:
+                os._exit(0)
+            continue
         body = command["body"].encode()
         if command.get("measure"):
             out = measured(app, command["path"], body)

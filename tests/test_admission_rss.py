@@ -7,7 +7,8 @@ estimate is computed here with the same functions the server admits requests wit
 checked: ``growth <= estimate <= 2 * growth``. Sizes are chosen so that each request's
 working memory is well above the few MB of noise a Python process makes on its own.
 
-Each test gets a fresh server process, so a figure does not depend on which tests ran before it:
+Each test runs in a fresh session of the server process (a fork of it as it started), so a
+figure does not depend on which tests ran before it:
 a process that has served larger requests reuses the heap they freed and grows less (a knn fit
 grew 14-16 MB after the other backends and 18-20 MB on its own). The first large request of a
 fresh process is the case the estimates must cover.
@@ -94,6 +95,13 @@ class Probe:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(60)
+
+    def session(self, state: str) -> None:
+        """Begins or ends a session: a fork of the worker as it started (see rss_worker)."""
+        self.process.stdin.write(msgspec.json.encode({"session": state}).decode() + "\n")
+        self.process.stdin.flush()
+        if not self.process.stdout.readline():
+            raise RuntimeError(f"the measuring process exited ({self.process.poll()})")
 
     def send(self, path: str, body: dict[str, Any], measure: bool = False) -> dict[str, Any]:
         raw = msgspec.json.encode(body).decode()
@@ -207,11 +215,19 @@ def series_cases(probe: Probe) -> list[tuple[str, int, int]]:
     return out
 
 
-@pytest.fixture()  # per test: see the module docstring
-def probe() -> Iterator[Probe]:
-    worker = Probe()
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Probe]:
+    started = Probe()
+    yield started
+    started.close()
+
+
+@pytest.fixture()
+def probe(worker: Probe) -> Iterator[Probe]:
+    """The worker in a session of its own (see the module docstring)."""
+    worker.session("begin")
     yield worker
-    worker.close()
+    worker.session("end")
 
 
 @pytest.mark.slow
@@ -245,15 +261,18 @@ def test_series_estimates_bound_peak_rss_within_2x(probe: Probe) -> None:
 
 
 if __name__ == "__main__":  # calibration: print the table, assert nothing
-    worker = Probe()
     if sys.argv[1:] == ["series"]:
+        worker = Probe()
         for operation, growth, estimate in series_cases(worker):
             print(f"{operation:26} growth {growth / MB:8.1f} MB  estimate {estimate / MB:8.1f} MB  "
                   f"ratio {estimate / max(growth, 1):5.2f}", flush=True)
         worker.close()
         sys.exit(0)
+    worker = Probe()
     for name in sys.argv[1:] or BACKENDS:
+        worker.session("begin")  # a session per backend, as the tests measure
         for operation, growth, estimate in worker.run(name, CASES[name]):
             print(f"{name:22} {operation:8} growth {growth / MB:8.1f} MB  estimate "
                   f"{estimate / MB:8.1f} MB  ratio {estimate / max(growth, 1):5.2f}", flush=True)
+        worker.session("end")
     worker.close()
