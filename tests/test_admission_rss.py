@@ -8,10 +8,10 @@ checked: ``growth <= estimate <= 2 * growth``. Sizes are chosen so that each req
 working memory is well above the few MB of noise a Python process makes on its own.
 
 Each test runs in a fresh session of the server process (a fork of it as it started), so a
-figure does not depend on which tests ran before it:
-a process that has served larger requests reuses the heap they freed and grows less (a knn fit
-grew 14-16 MB after the other backends and 18-20 MB on its own). The first large request of a
-fresh process is the case the estimates must cover.
+figure does not depend on which tests ran before it: a process that has served larger requests
+reuses the heap they freed and grows less (a knn fit grew 14-16 MB after the other backends and
+18-20 MB on its own). The first large request of a fresh process is the case the estimates must
+cover.
 
 ``python tests/test_admission_rss.py [backend...]`` prints the table without asserting (for
 calibrating a cost model).
