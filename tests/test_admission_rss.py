@@ -96,23 +96,24 @@ class Probe:
         self.process.stdin.close()
         self.process.wait(60)
 
-    def session(self, state: str) -> None:
-        """Begins or ends a session: a fork of the worker as it started (see rss_worker)."""
-        self.process.stdin.write(msgspec.json.encode({"session": state}).decode() + "\n")
-        self.process.stdin.flush()
-        if not self.process.stdout.readline():
-            raise RuntimeError(f"the measuring process exited ({self.process.poll()})")
-
-    def send(self, path: str, body: dict[str, Any], measure: bool = False) -> dict[str, Any]:
-        raw = msgspec.json.encode(body).decode()
-        self.process.stdin.write(msgspec.json.encode(
-            {"path": "/v1/ml/anomaly" + path, "body": raw, "measure": measure}).decode() + "\n")
+    def _exchange(self, command: dict[str, Any]) -> dict[str, Any]:
+        """One command line to the worker, its one reply line back (status 200 asserted)."""
+        self.process.stdin.write(msgspec.json.encode(command).decode() + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError(f"the measuring process exited ({self.process.poll()})")
         out = msgspec.json.decode(line)
         assert out["status"] == 200, out["reply"]
+        return out
+
+    def session(self, state: str) -> None:
+        """Begins or ends a session: a fork of the worker as it started (see rss_worker)."""
+        self._exchange({"session": state})
+
+    def send(self, path: str, body: dict[str, Any], measure: bool = False) -> dict[str, Any]:
+        raw = msgspec.json.encode(body).decode()
+        out = self._exchange({"path": "/v1/ml/anomaly" + path, "body": raw, "measure": measure})
         out["size"] = len(raw.encode())
         return out
 
@@ -261,14 +262,15 @@ def test_series_estimates_bound_peak_rss_within_2x(probe: Probe) -> None:
 
 
 if __name__ == "__main__":  # calibration: print the table, assert nothing
+    worker = Probe()
     if sys.argv[1:] == ["series"]:
-        worker = Probe()
+        worker.session("begin")  # as the test measures
         for operation, growth, estimate in series_cases(worker):
             print(f"{operation:26} growth {growth / MB:8.1f} MB  estimate {estimate / MB:8.1f} MB  "
                   f"ratio {estimate / max(growth, 1):5.2f}", flush=True)
+        worker.session("end")
         worker.close()
         sys.exit(0)
-    worker = Probe()
     for name in sys.argv[1:] or BACKENDS:
         worker.session("begin")  # a session per backend, as the tests measure
         for operation, growth, estimate in worker.run(name, CASES[name]):
