@@ -559,6 +559,12 @@ class StreamingAnomalyDetector:
             # Fitted on the window as it was `lag` points ago: it learns those points now.
             rows = self._window.tail(lag + self._lookback - 1)  # type: ignore[union-attr]
             model.detector.learn_many(model.plan.frame(rows)[-lag:])  # type: ignore[attr-defined]
+        carry = getattr(model.detector, "continue_from", None)
+        previous = self._model
+        if carry is not None and previous is not None and previous.plan.names == model.plan.names:
+            # A detector with a history longer than its training window (``surprise``'s long
+            # run) takes it over from the model it replaces, feature by feature.
+            carry(previous.detector)
         self._install(model)
         self._retrains_completed += 1
         TOTALS.retrains += 1
