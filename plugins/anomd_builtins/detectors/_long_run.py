@@ -1,11 +1,12 @@
-"""How rare a record of the recent window is over a longer history, kept in a few hundred bytes.
+"""How rare a record of the recent window is over a longer history, kept in 2.6 kB a feature.
 
 A value past the range of a feature's last 1,000 values is a record, worth at least
 ``ln(1001/2)`` nats, whatever came before those 1,000. On a long, bursty stream (tweet counts,
 request rates) such records come every few days and each is honestly "one in a thousand"; what
 tells an incident from the week's ordinary burst is whether the record is also rare over the
-longer run. Keeping that longer run whole would cost 8 bytes a value (40 kB a feature for 5,000),
-but only its extremes matter: a record is compared only with values at least as extreme.
+longer run. Keeping that longer run whole would cost 16 bytes a value, in arrival order and
+sorted (80 kB a feature for 5,000), but only its extremes matter: a record is compared only with
+values at least as extreme.
 
 So the history is cut, in arrival order, into blocks of ``block`` values, and each block keeps
 only its ``k`` highest and ``k`` lowest values. A value ``v`` above every value of the recent
@@ -45,7 +46,8 @@ class LongRunExtremes:
         self.high: list[float] = []  # the open block's k highest, ascending
         self.low: list[float] = []  # its k lowest, ascending
         # (end, extremes) of each closed block: its k lowest then its k highest, ascending, as
-        # C doubles (a block costs about 200 bytes, not the 600 of Python floats in tuples)
+        # C doubles (a block costs about 280 bytes, not the 600 of Python floats in tuples;
+        # measured with tracemalloc: 2.6 kB for a whole history of 5,000)
         self.closed: deque[tuple[int, array]] = deque(maxlen=horizon // block + 1)
 
     @classmethod
