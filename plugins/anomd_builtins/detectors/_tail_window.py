@@ -84,10 +84,6 @@ class TailWindow:
         scale = max(excess, self.floor * spread, 1e-12 * max(1.0, abs(edge)))
         return past / scale + math.log((m + 1) / 2.0)
 
-    def surprise_many(self, values: np.ndarray) -> np.ndarray:
-        """:meth:`surprise` of each value against the same window (nothing is added)."""
-        return np.array([self.surprise(v) for v in values.tolist()], dtype=np.float64)
-
     def add(self, v: float) -> None:
         """Adds ``v``; drops the oldest value once the window is full."""
         ring = self.ring

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Annotated
 
 import msgspec
@@ -109,44 +110,35 @@ class SurpriseDetector:
             worst = np.maximum(worst, np.maximum(0.0, -np.log(tail)))
         return worst - self.correction_
 
+    def _histories(self) -> Iterable[LongRunExtremes | None]:
+        """Each feature's long-run history, beside ``windows_`` (None without one)."""
+        return self.histories_ or repeat(None)
+
     def score_row(self, row: Sequence[float]) -> float:
-        histories = self.histories_
-        if histories is None:
-            return max(w.surprise(float(v)) for w, v in zip(self.windows_, row)) - self.correction_
-        return max(_surprise(w, h, float(v)) for w, h, v in zip(self.windows_, histories, row)) - self.correction_
+        return max(_surprise(w, h, float(v)) for w, h, v in zip(self.windows_, self._histories(), row)) - self.correction_
 
     def score(self, X: np.ndarray) -> np.ndarray:
-        histories = self.histories_
-        if histories is None:
-            per_feature = [w.surprise_many(X[:, j]) for j, w in enumerate(self.windows_)]
-        else:
-            per_feature = [np.array([_surprise(w, h, v) for v in X[:, j].tolist()], dtype=np.float64)
-                           for j, (w, h) in enumerate(zip(self.windows_, histories))]
+        per_feature = [np.array([_surprise(w, h, v) for v in X[:, j].tolist()], dtype=np.float64)
+                       for j, (w, h) in enumerate(zip(self.windows_, self._histories()))]
         return np.max(per_feature, axis=0) - self.correction_
 
     def learn_row(self, row: Sequence[float]) -> None:
         """Adds one row to the references (the streaming engine calls it for every point)."""
-        for window, v in zip(self.windows_, row):
-            window.add(float(v))
-        for history, v in zip(self.histories_ or (), row):
-            history.add(float(v))
+        for w, h, v in zip(self.windows_, self._histories(), row):
+            w.add(float(v))
+            if h is not None:
+                h.add(float(v))
 
     def score_learn_many(self, X: np.ndarray) -> np.ndarray:
         """Each row scored, then learned, in order (a stream's batch)."""
         out = np.empty(X.shape[0])
-        windows, histories, correction = self.windows_, self.histories_, self.correction_
-        if histories is None:
-            for i, row in enumerate(X.tolist()):
-                out[i] = max(w.surprise(v) for w, v in zip(windows, row)) - correction
-                for w, v in zip(windows, row):
-                    w.add(v)
-            return out
-        pairs = list(zip(windows, histories))
+        features, correction = list(zip(self.windows_, self._histories())), self.correction_
         for i, row in enumerate(X.tolist()):
-            out[i] = max(_surprise(w, h, v) for (w, h), v in zip(pairs, row)) - correction
-            for (w, h), v in zip(pairs, row):
+            out[i] = max(_surprise(w, h, v) for (w, h), v in zip(features, row)) - correction
+            for (w, h), v in zip(features, row):
                 w.add(v)
-                h.add(v)
+                if h is not None:
+                    h.add(v)
         return out
 
     def learn_many(self, X: np.ndarray) -> None:
@@ -154,9 +146,11 @@ class SurpriseDetector:
             self.learn_row(row)
 
 
-def _surprise(window: TailWindow, history: LongRunExtremes, v: float) -> float:
+def _surprise(window: TailWindow, history: LongRunExtremes | None, v: float) -> float:
     """``v``'s surprise against ``window``; for a record of it, at most its long-run surprise."""
     s = window.surprise(v)
+    if history is None:
+        return s
     order = window.order
     if len(order) >= window.minimum and not order[0] <= v <= order[-1]:
         long_run = history.surprise(v, order[0], order[-1], len(order))
