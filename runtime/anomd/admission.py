@@ -55,8 +55,10 @@ EXPLAIN_ROWS = EXPLAIN_LIMIT
 
 #: A Python float inside a list: the object (24 bytes, in a 32-byte allocator block) and its slot.
 _FLOAT_IN_LIST = 32 + 8
-#: One row of a ``/score`` reply: the per-row lists of numbers, the ``ScorePoint`` and its JSON.
-_REPLY_ROW = 400
+#: One row of a ``/score`` reply: the per-row lists of numbers, the ``ScorePoint`` and its JSON
+#: (400 bytes left a 30,000-row one-class SVM scoring, whose own work is small, within 1 % of
+#: its measured peak).
+_REPLY_ROW = 450
 #: One feature of one explained row: a dict entry, its float, and its JSON text.
 _EXPLAINED_CELL = 112
 #: Transient float arrays per row while turning raw scores into a reply (scaling, flags, copies).
@@ -68,6 +70,11 @@ _TAIL_MATRICES = 4
 #: 15-25 MB (25 in a process that has served nothing larger), multivariate 22-24 MB of peak
 #: growth, over two machines).
 _SERIES_VALUE = {"entire": 900, "last": 900, "changepoint": 600, "multivariate": 600}
+#: Serving any request, whatever its size: the worker thread, the event loop's objects and the
+#: allocator pages they touch. A 50-row fit, score or detect grew a fresh, trimmed server
+#: process by 6-9 MB; 4 MB of that is counted here (each backend's own constant covers the rest
+#: of its first use).
+_SERVING = 4 * MB
 
 
 class MemoryEstimate(msgspec.Struct, frozen=True, kw_only=True):
@@ -157,7 +164,7 @@ def _matrix(rows: int, width: int) -> int:
 
 
 def _request_parts(shape: RowsShape, body_bytes: int) -> dict[str, int]:
-    return {"body": body_bytes, "decoded rows": shape.decoded_bytes,
+    return {"serving": _SERVING, "body": body_bytes, "decoded rows": shape.decoded_bytes,
             "matrix": _matrix(shape.rows, shape.width)}
 
 

@@ -91,13 +91,13 @@ def _widest(params: AutoEncoderParams, d: int) -> int:
 
 #: Measured: PyOD keeps a standardised copy of the matrix and feeds it through torch in batches
 #: (per-row bookkeeping of about a kilobyte while training, half that while scoring; 15,000 x 10
-#: through the server grew a warm process by 25-26 MB against 46 estimated), plus one
-#: batch of activations per layer; the network itself is small. Scoring's constant is 4 MB: an
-#: explanation (1,000 x 40, two scorings) grew a fresh process by 49-50 MB against 94 estimated
-#: with 8.
+#: through the server grew a warm process by 25-27 MB against 46 estimated: 12 MB of constant
+#: next to the request's own 4), plus one batch of activations per layer; the network itself is
+#: small. Scoring's constant is 4 MB: an explanation (1,000 x 40, two scorings) grew a fresh
+#: process by 49-51 MB against 94 estimated with 8.
 MEMORY = MemoryCost(
     fit=lambda n, d, p: 4 * n * d * CELL + 1100 * n
-    + 4 * p.batch_size * _widest(p, d) * len(p.hidden_neurons) * CELL + 16 * MB,
+    + 4 * p.batch_size * _widest(p, d) * len(p.hidden_neurons) * CELL + 12 * MB,
     score=lambda m, d, n, p: 2 * m * d * CELL + 500 * m
     + 4 * p.batch_size * _widest(p, d) * len(p.hidden_neurons) * CELL + 4 * MB,
     model=lambda n, d, p: 16 * n + 4 * sum(a * b for a, b in zip([d, *p.hidden_neurons],

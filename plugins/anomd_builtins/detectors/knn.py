@@ -37,12 +37,12 @@ MB = 1 << 20
 #: k + 1 neighbours (distance and index) per row. Not the O(n²) distance matrix: scikit-learn
 #: reduces distances in small chunks (every metric here has a specialised reduction). The fit's
 #: constant also covers the leave-one-out query's mask and the allocator's slack: a 12,000 x 10
-#: fit through the server grew a fresh process (nothing large served yet, so no freed heap to
-#: reuse) by 18-20 MB, and one that had served other backends by 14.0-15.8 MB
-#: (tests/test_admission_rss.py), so it is 9 MB (21.8 estimated).
+#: fit through the server grew a process whose free pages had been handed back by 24 MB, and
+#: scoring 20,000 rows by 24-25 MB (tests/test_admission_rss.py), so the constants are 11 and
+#: 4 MB (27.8 and 27.1 MB estimated with the request's own parts).
 MEMORY = MemoryCost(
-    fit=lambda n, d, p: 2 * n * d * CELL + 3 * n * (p.n_neighbors + 1) * 2 * CELL + 9 * MB,
-    score=lambda m, d, n, p: m * d * CELL + 2 * m * (p.n_neighbors + 1) * 2 * CELL + 2 * MB,
+    fit=lambda n, d, p: 2 * n * d * CELL + 3 * n * (p.n_neighbors + 1) * 2 * CELL + 11 * MB,
+    score=lambda m, d, n, p: m * d * CELL + 2 * m * (p.n_neighbors + 1) * 2 * CELL + 4 * MB,
     model=lambda n, d, p: n * d * CELL + n * 48 + MB,
 )
 
