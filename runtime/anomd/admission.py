@@ -71,9 +71,9 @@ _TAIL_MATRICES = 4
 #: growth, over two machines).
 _SERIES_VALUE = {"entire": 900, "last": 900, "changepoint": 600, "multivariate": 600}
 #: Serving any request, whatever its size: the worker thread, the event loop's objects and the
-#: allocator pages they touch. A 50-row fit, score or detect grew a fresh, trimmed server
-#: process by 6-9 MB; 4 MB of that is counted here (each backend's own constant covers the rest
-#: of its first use).
+#: allocator pages they touch. A 50-row fit, score or detect (ecod, knn, one-class SVM) grew a
+#: fresh, trimmed server process by 6-9 MB; 4 MB of that is counted here (each backend's own
+#: constant covers the rest of its first use).
 _SERVING = 4 * MB
 
 

@@ -31,7 +31,7 @@ def build(params: MCDParams, contamination: float) -> PyODDetector:
 
 MB = 1 << 20
 #: Measured: scikit-learn's FastMCD draws many subsets and keeps distances for every row; about
-#: a dozen copies of the matrix at the peak (an 8,000 x 10 fit grew a trimmed process by 23-24
+#: a dozen copies of the matrix at the peak (an 8,000 x 10 fit grew a trimmed process by 23-25
 #: MB, and a stream's 4,000-row window fit plus its scoring by 32-34 MB, hence 9 MB of constant).
 #: Scoring is a Mahalanobis distance (two copies).
 MEMORY = MemoryCost(
