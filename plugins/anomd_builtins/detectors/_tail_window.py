@@ -10,12 +10,20 @@ tail probability ``p``:
   edge's own probability ``2 / (m + 1)``: ``p = 2 / (m + 1) * exp(-e / beta)``. The scale
   ``beta`` is the mean excess of the ``k`` most extreme values over the ``k``-th (the tail's own
   spread), but at least ``floor`` times the 5-95 % spread: a thin tail seen in a short window
-  (rounded values, a quiet day) must not make an ordinary excursion look impossible.
+  (rounded values, a quiet day) must not make an ordinary excursion look impossible. A window
+  with a ``step`` floor (a stream's own values, not features derived from them) takes a smaller
+  ``floor`` (a tenth of the spread) and, in addition, at least ``step`` times the mean step
+  between consecutive values. On white noise the steps give the floor the spread did (1.5 mean
+  steps is about half the 5-95 % spread). A smooth series, whose level wanders far but moves
+  little from one point to the next, falls to the smaller floor, so a record past its range by a
+  fraction of that range counts; half the spread, the same for it as for noise, hid such records.
 
 So a value further out is always more surprising, and no value inside the data is called rarer
 than one in ``m + 1``. Adding a value and dropping the oldest costs O(m) memory moves
-(``bisect.insort``) and no arithmetic beyond the comparisons. Values are stored as C doubles
-(``array('d')``): 8 bytes each instead of a Python float's 32, for 40 % more time per lookup.
+(``bisect.insort``) and no arithmetic beyond the comparisons; the sum of the steps between
+consecutive values is kept as values come and go, and recomputed once per lap so that rounding
+cannot accumulate. Values are stored as C doubles (``array('d')``): 8 bytes each instead of a
+Python float's 32, for 40 % more time per lookup.
 """
 
 from __future__ import annotations
@@ -36,24 +44,40 @@ class TailWindow:
         k: Extreme values the tail's scale is estimated from.
         floor: Least tail scale, as a fraction of the 5-95 % spread.
         minimum: Values needed before any surprise is given (0 until then).
+        step: Least tail scale in mean steps between consecutive values (0: none, the spread
+            floor alone).
     """
 
-    __slots__ = ("capacity", "floor", "k", "minimum", "order", "ring", "start")
+    __slots__ = ("capacity", "floor", "k", "minimum", "order", "ring", "start", "step", "steps")
 
-    def __init__(self, capacity: int, k: int = 20, floor: float = 0.5, minimum: int = 30) -> None:
-        self.capacity, self.k, self.floor, self.minimum = capacity, k, floor, minimum
+    def __init__(self, capacity: int, k: int = 20, floor: float = 0.5, minimum: int = 30, step: float = 0.0) -> None:
+        self.capacity, self.k, self.floor, self.minimum, self.step = capacity, k, floor, minimum, step
         self.ring = array("d")  # arrival order; the consumed prefix is dropped once per lap
         self.start = 0  # index of the oldest value still in the window
         self.order = array("d")
+        self.steps = 0.0  # sum of |x[i] - x[i-1]| over consecutive values in the window
+
+    def __setstate__(self, state: tuple[None, dict] | dict) -> None:
+        # A window pickled before the step floor existed keeps the spread floor it was fitted with.
+        slots = state[1] if isinstance(state, tuple) else state
+        for name, value in {"step": 0.0, **slots}.items():
+            setattr(self, name, value)
+        if "steps" not in slots:
+            self.steps = _sum_of_steps(self.ring[self.start :])
 
     @classmethod
-    def of(cls, values: Sequence[float], capacity: int, k: int, floor: float, minimum: int) -> TailWindow:
-        """A window holding the newest ``capacity`` of ``values``."""
-        window = cls(capacity, k, floor, minimum)
+    def of(cls, values: Sequence[float], capacity: int, k: int, floor: float, minimum: int, step: float = 0.0) -> TailWindow:
+        """A window holding the newest ``capacity`` of ``values`` (in arrival order)."""
+        window = cls(capacity, k, floor, minimum, step)
         kept = np.asarray(values[-capacity:], dtype=np.float64)
         window.ring = array("d", kept.tobytes())
         window.order = array("d", np.sort(kept).tobytes())
+        window.steps = _sum_of_steps(kept)
         return window
+
+    def mean_step(self) -> float:
+        """The mean of ``|x[i] - x[i-1]|`` over consecutive values in the window."""
+        return self.steps / max(1, len(self.ring) - self.start - 1)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -81,18 +105,30 @@ class TailWindow:
             excess = order[k - 1] - math.fsum(order[:k]) / k
             past = low - v
             edge = low
-        scale = max(excess, self.floor * spread, 1e-12 * max(1.0, abs(edge)))
+        least = self.floor * spread
+        if self.step:
+            least = max(least, self.step * self.mean_step())
+        scale = max(excess, least, 1e-12 * max(1.0, abs(edge)))
         return past / scale + math.log((m + 1) / 2.0)
 
     def add(self, v: float) -> None:
         """Adds ``v``; drops the oldest value once the window is full."""
         ring = self.ring
+        if len(ring) > self.start:
+            self.steps += abs(v - ring[-1])
         ring.append(v)
         bisect.insort(self.order, v)
         if len(ring) - self.start > self.capacity:
             old = ring[self.start]
             self.start += 1
+            self.steps -= abs(ring[self.start] - old)
             del self.order[bisect.bisect_left(self.order, old)]
             if self.start >= self.capacity:  # drop the consumed prefix once per lap
                 del ring[: self.start]
                 self.start = 0
+                self.steps = _sum_of_steps(ring)
+
+
+def _sum_of_steps(values: Sequence[float]) -> float:
+    """``sum |x[i] - x[i-1]|`` over consecutive values (0 for fewer than two)."""
+    return float(np.abs(np.diff(np.asarray(values, dtype=np.float64))).sum()) if len(values) > 1 else 0.0

@@ -131,6 +131,9 @@ def fit_window(job: FitJob, rows: np.ndarray, version: int) -> LiveModel:
     plan = FeaturePlan(job.columns, job.steps, job.timed).resolved(rows)
     X = plan.frame(rows)[-job.window_size :]
     detector = job.build(job.params, job.contamination)
+    tell_inputs = getattr(detector, "set_inputs", None)
+    if tell_inputs is not None:  # optional: which features are the stream's own (the rest derived)
+        tell_inputs(len(job.columns))
     try:
         detector.fit(X)
     except FIT_ERRORS as exc:
