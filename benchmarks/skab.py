@@ -73,10 +73,8 @@ def read_run(path: Path, name: str) -> Run:
 
 def find_data(given: str | None) -> Path | None:
     """The folder holding SKAB's run folders: ``--data``, else ``$ANOMD_BENCH_DATA/skab``."""
-    for candidate in ([Path(given)] if given else [DATA_DIR / "skab"]):
-        if any((candidate / folder).is_dir() for folder in FOLDERS):
-            return candidate
-    return None
+    candidate = Path(given) if given else DATA_DIR / "skab"
+    return candidate if any((candidate / folder).is_dir() for folder in FOLDERS) else None
 
 
 def load_runs(root: Path) -> list[Run]:
