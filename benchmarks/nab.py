@@ -30,6 +30,7 @@ from benchmarks.common import DATA_DIR, describe_machine, machine_info, print_ta
 from benchmarks.nab_scoring import (
     PROFILES,
     LabelledSeries,
+    NabResult,
     probation_rows,
     score_corpus,
     windows_to_rows,
@@ -62,17 +63,29 @@ def load_series(limit: int | None = None) -> list[tuple[str, np.ndarray, np.ndar
 
 def stream_scores(timestamps: np.ndarray, values: np.ndarray, config: dict[str, Any], timed: bool) -> dict[str, np.ndarray]:
     """``raw_score``, ``score`` and ``is_anomaly`` of every point (0 while the stream collects)."""
-    from anomd.streaming import InlineExecutor, StreamingAnomalyDetector
-
-    detector = StreamingAnomalyDetector("nab", executor=InlineExecutor(), **config)
     if timed:
         seconds = timestamps.astype("datetime64[s]").astype(np.int64).tolist()
         points = [{"timestamp": t, "value": v} for t, v in zip(seconds, values.tolist())]
     else:
         points = [{"value": v} for v in values.tolist()]
+    return stream_points(points, config)
+
+
+def stream_points(points: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, np.ndarray]:
+    """:func:`stream_scores` of ready-made points, in order, through a fresh stream."""
+    from anomd.streaming import InlineExecutor, StreamingAnomalyDetector
+
+    detector = StreamingAnomalyDetector("nab", executor=InlineExecutor(), **config)
     outcome = detector.process_many(points)
     return {"raw_score": np.where(outcome.scored, outcome.raw, 0.0),
             "score": np.where(outcome.scored, outcome.score, 0.0), "is_anomaly": outcome.flag}
+
+
+def score_profiles(series: list[LabelledSeries]) -> tuple[dict[str, NabResult], int, int]:
+    """Every profile's corpus score, and the windows found and false alarms at the standard
+    profile's best threshold."""
+    scores = {profile: score_corpus(series, profile) for profile in PROFILES}
+    return (scores, *found(series, scores["standard"].threshold))
 
 
 def found(series: list[LabelledSeries], threshold: float) -> tuple[int, int]:
@@ -121,8 +134,7 @@ def main(argv: list[str]) -> int:
         elapsed = time.perf_counter() - started
         rows = sum(len(values) for _, _, values, _ in corpus)
         labelled = [LabelledSeries(s, out[field], windows) for s, out, windows in streamed]
-        scores = {profile: score_corpus(labelled, profile) for profile in PROFILES}
-        windows_found, false_alarms = found(labelled, scores["standard"].threshold)
+        scores, windows_found, false_alarms = score_profiles(labelled)
         flagged = float(np.mean([out["is_anomaly"].mean() for _, out, _ in streamed]))
         results["configs"][name] = {
             "config": config, "timestamps": timed, "field": field, "seconds": elapsed,

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import DATA_DIR, describe_machine, machine_info, print_table, write_json
-from benchmarks.nab_scoring import PROFILES, LabelledSeries, score_corpus
+from benchmarks.nab import score_profiles, stream_points
+from benchmarks.nab_scoring import PROFILES, LabelledSeries
 
 #: The folders of labelled runs (SKAB's ``anomaly-free`` run has no label to score).
 FOLDERS = ("valve1", "valve2", "other")
@@ -87,26 +88,18 @@ def load_runs(root: Path) -> list[Run]:
 
 def stream_run(run: Run, config: dict[str, Any], field: str) -> np.ndarray:
     """``field`` of every point of ``run`` streamed in time order (0 while the stream collects)."""
-    from anomd.streaming import InlineExecutor, StreamingAnomalyDetector
-
-    detector = StreamingAnomalyDetector("skab", executor=InlineExecutor(), **config)
     seconds = run.times.astype(np.int64).tolist()
     points = [{"timestamp": t, **dict(zip(run.fields, row))} for t, row in zip(seconds, run.values.tolist())]
-    outcome = detector.process_many(points)
-    chosen = outcome.score if field == "score" else outcome.raw
-    return np.where(outcome.scored, chosen, 0.0)
+    return stream_points(points, config)[field]
 
 
 def score_runs(runs: list[Run], config: dict[str, Any], field: str) -> dict[str, Any]:
     """NAB scores of every profile, with the windows found and false alarms at the standard
     profile's threshold, and how long the streaming took."""
-    from benchmarks.nab import found
-
     started = time.perf_counter()
     labelled = [LabelledSeries(r.name, stream_run(r, config, field), r.windows) for r in runs]
     elapsed = time.perf_counter() - started
-    scores = {p: score_corpus(labelled, p) for p in PROFILES}
-    windows_found, false_alarms = found(labelled, scores["standard"].threshold)
+    scores, windows_found, false_alarms = score_profiles(labelled)
     return {"seconds": elapsed, "windows_found": windows_found, "false_alarms": false_alarms,
             **{p: {"normalized": r.normalized, "threshold": r.threshold} for p, r in scores.items()}}
 

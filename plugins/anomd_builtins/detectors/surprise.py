@@ -100,13 +100,10 @@ class SurpriseDetector:
     def fit(self, X: np.ndarray) -> SurpriseDetector:
         p = self.params
         capacity = p.reference or max(X.shape[0], p.min_reference)
-        own = self.inputs_ or 0
-        self.windows_ = [
-            TailWindow.of(X[:, j], capacity, p.tail_points, p.flat_floor, p.min_reference, p.step_floor)
-            if j < own and p.step_floor else
-            TailWindow.of(X[:, j], capacity, p.tail_points, p.tail_floor, p.min_reference)
-            for j in range(X.shape[1])
-        ]
+        own = (self.inputs_ or 0) if p.step_floor else 0
+        floors = [(p.flat_floor, p.step_floor) if j < own else (p.tail_floor, 0.0) for j in range(X.shape[1])]
+        self.windows_ = [TailWindow.of(X[:, j], capacity, p.tail_points, floor, p.min_reference, step)
+                         for j, (floor, step) in enumerate(floors)]
         self.histories_ = [
             LongRunExtremes.of(X[:, j], p.long_reference, _LONG_BLOCK, _LONG_EXTREMES)
             for j in range(X.shape[1])
