@@ -123,4 +123,27 @@ def test_a_series_stream_tells_the_detector_which_features_are_its_own() -> None
     assert model.inputs_ == 1
     assert model.windows_[0].step == SurpriseParams().step_floor
     assert all(w.step == 0.0 for w in model.windows_[1:])
-    assert len(model.windows_) == len(detector.stats().features) == 3
+    assert len(model.windows_) == len(detector.stats().features) == 5
+
+
+def test_a_window_pickled_before_the_ring_was_circular_loads_in_order() -> None:
+    """Before, the arrival-order copy kept a consumed prefix (``start`` values already out of
+    the window) and dropped it once a lap; such a state loads as the window it was."""
+    from array import array
+
+    rng = np.random.default_rng(12)
+    kept = rng.normal(size=300)
+    consumed = rng.normal(size=120)
+    state = (None, {"capacity": 300, "k": 20, "floor": 0.1, "minimum": 30, "step": 1.5,
+                    "ring": array("d", np.concatenate((consumed, kept)).tobytes()), "start": 120,
+                    "order": array("d", np.sort(kept).tobytes()), "steps": float(np.abs(np.diff(kept)).sum())})
+    loaded = TailWindow.__new__(TailWindow)
+    loaded.__setstate__(state)
+    fresh = TailWindow.of(kept, 300, 20, 0.1, 30, 1.5)
+    assert list(loaded.ring) == list(kept) and loaded.head == 0
+    for v in rng.normal(size=450).tolist():  # past a lap of the circular ring
+        loaded.add(v)
+        fresh.add(v)
+        assert loaded.mean_step() == fresh.mean_step()
+        assert list(loaded.order) == list(fresh.order) and len(loaded) == 300
+    assert len(loaded.ring) == 300  # full: overwritten in place, never longer

@@ -47,7 +47,7 @@ def test_series_detect_over_http(api) -> None:
     body = ok(api.post("/detect", json={"data": rows}))
     summary = body["summary"]
     assert (summary["pipeline"], summary["normalization"], summary["warm_up_rows"]) == ("series", "calibrated", 29)
-    assert summary["period"] == 96 and summary["features"] == ["value", "value_seasonal", "value_rolling_mean_16"]
+    assert summary["period"] == 96 and summary["features"] == ["value", "value_seasonal", "value_rolling_mean_4", "value_rolling_mean_16", "value_rolling_mean_64"]
     flagged = {p["index"]: p for p in body["data"]}
     assert 500 in flagged and flagged[500]["timestamp"] == rows[500]["timestamp"]
     assert all(p["is_anomaly"] and p["score"] > summary["threshold"] for p in body["data"])

@@ -28,7 +28,7 @@ def test_points_with_a_timestamp_get_the_series_pipeline() -> None:
     stats = detector.get_stats()
     assert (stats["pipeline"], stats["backend"], stats["timestamp_field"]) == ("series", "surprise", "timestamp")
     assert stats["columns"] == ["value"] and "timestamp" not in stats["features"]  # never a feature
-    assert stats["features"] == ["value", "value_seasonal", "value_rolling_mean_16"]
+    assert stats["features"] == ["value", "value_seasonal", "value_rolling_mean_4", "value_rolling_mean_16", "value_rolling_mean_64"]
     seasonal = next(t for t in stats["transforms"] if t["transform"] == "seasonal")
     assert seasonal["period"] == 288  # one day of 5-minute points, found in the data
     assert stats["last_timestamp"] == iso(START + 300.0 * 1999)

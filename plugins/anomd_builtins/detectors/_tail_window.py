@@ -23,7 +23,10 @@ than one in ``m + 1``. Adding a value and dropping the oldest costs O(m) memory 
 (``bisect.insort``) and no arithmetic beyond the comparisons; the sum of the steps between
 consecutive values is kept as values come and go, and recomputed once per lap so that rounding
 cannot accumulate. Values are stored as C doubles (``array('d')``): 8 bytes each instead of a
-Python float's 32, for 40 % more time per lookup.
+Python float's 32, for 40 % more time per lookup. Once full, the arrival-order copy is a circular
+buffer of exactly ``capacity`` values, overwritten in place: it never grows or shrinks, where a
+buffer that drops its consumed prefix once a lap held 1.5 times the values on average and
+reallocated twice a lap (with five features a stream, 19 kB of a stream's 184 kB).
 """
 
 from __future__ import annotations
@@ -48,22 +51,27 @@ class TailWindow:
             floor alone).
     """
 
-    __slots__ = ("capacity", "floor", "k", "minimum", "order", "ring", "start", "step", "steps")
+    __slots__ = ("capacity", "floor", "head", "k", "minimum", "order", "ring", "step", "steps")
 
     def __init__(self, capacity: int, k: int = 20, floor: float = 0.5, minimum: int = 30, step: float = 0.0) -> None:
         self.capacity, self.k, self.floor, self.minimum, self.step = capacity, k, floor, minimum, step
-        self.ring = array("d")  # arrival order; the consumed prefix is dropped once per lap
-        self.start = 0  # index of the oldest value still in the window
+        # Arrival order: appended to until full, then circular: ring[head] is the oldest value
+        # and ring[head - 1] the newest.
+        self.ring = array("d")
+        self.head = 0
         self.order = array("d")
         self.steps = 0.0  # sum of |x[i] - x[i-1]| over consecutive values in the window
 
     def __setstate__(self, state: tuple[None, dict] | dict) -> None:
+        slots = dict(state[1] if isinstance(state, tuple) else state)
+        if "head" not in slots:  # pickled before the ring was circular: a consumed prefix first
+            slots["ring"] = slots["ring"][slots.pop("start", 0) :]
+            slots["head"] = 0
         # A window pickled before the step floor existed keeps the spread floor it was fitted with.
-        slots = state[1] if isinstance(state, tuple) else state
         for name, value in {"step": 0.0, **slots}.items():
             setattr(self, name, value)
         if "steps" not in slots:
-            self.steps = _sum_of_steps(self.ring[self.start :])
+            self.steps = _sum_of_steps(self.ring)
 
     @classmethod
     def of(cls, values: Sequence[float], capacity: int, k: int, floor: float, minimum: int, step: float = 0.0) -> TailWindow:
@@ -77,7 +85,7 @@ class TailWindow:
 
     def mean_step(self) -> float:
         """The mean of ``|x[i] - x[i-1]|`` over consecutive values in the window."""
-        return self.steps / max(1, len(self.ring) - self.start - 1)
+        return self.steps / max(1, len(self.ring) - 1)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -114,19 +122,23 @@ class TailWindow:
     def add(self, v: float) -> None:
         """Adds ``v``; drops the oldest value once the window is full."""
         ring = self.ring
-        if len(ring) > self.start:
-            self.steps += abs(v - ring[-1])
-        ring.append(v)
+        n = len(ring)
+        if n < self.capacity:
+            if n:
+                self.steps += abs(v - ring[-1])
+            ring.append(v)
+            bisect.insort(self.order, v)
+            return
+        head = self.head
+        old = ring[head]
+        self.steps += abs(v - ring[head - 1])
+        self.steps -= abs((ring[head + 1] if head + 1 < n else ring[0] if n > 1 else v) - old)
+        ring[head] = v
         bisect.insort(self.order, v)
-        if len(ring) - self.start > self.capacity:
-            old = ring[self.start]
-            self.start += 1
-            self.steps -= abs(ring[self.start] - old)
-            del self.order[bisect.bisect_left(self.order, old)]
-            if self.start >= self.capacity:  # drop the consumed prefix once per lap
-                del ring[: self.start]
-                self.start = 0
-                self.steps = _sum_of_steps(ring)
+        del self.order[bisect.bisect_left(self.order, old)]
+        self.head = head = head + 1 if head + 1 < n else 0
+        if head == 0:  # once a lap, the sum afresh, so that rounding cannot accumulate
+            self.steps = _sum_of_steps(ring)
 
 
 def _sum_of_steps(values: Sequence[float]) -> float:

@@ -12,6 +12,9 @@ One plan serves three paths, all from the same definition:
 
 Because every transform is causal and looks back at most ``lookback`` rows, the newest row's
 features computed from the last ``lookback`` rows equal those computed from the whole series.
+The other side of that: a series' first ``lookback - 1`` rows have partial features (a 64-point
+mean of the rows seen so far), which :attr:`FeaturePlan.warmups` names per feature for the
+detectors that keep them out of their reference (``set_warmup``, see ``training``).
 
 A timed stream's rows end with their timestamp (:data:`anomd.transforms.TIME_COLUMN` in the
 frames); it is never a feature itself, only time-aware transforms read it. Transforms whose
@@ -75,7 +78,8 @@ class FeaturePlan:
                 "none (send a 'timestamp' with every point, or leave the transform out)"
             )
         self._frame_schema = [*self.columns, *([TIME_COLUMN] if timed else [])]
-        derived = [e for step in self.steps for e in step.spec.expressions(self.columns, step.options)]
+        per_step = [step.spec.expressions(self.columns, step.options) for step in self.steps]
+        derived = [e for exprs in per_step for e in exprs]
         self.expressions: list[pl.Expr] = [pl.col(c) for c in self.columns] + derived
         self.names: list[str] = [e.meta.output_name() for e in self.expressions]
         seen: set[str] = set()
@@ -87,6 +91,11 @@ class FeaturePlan:
             )
         self.width = len(self.names)
         self.lookback = max([1, *(step.spec.lookback(step.options) for step in self.steps)])
+        # A transform's features are partial for a series' first lookback - 1 rows (a rolling
+        # mean over fewer rows than its window, a seasonal residual against fewer cycles).
+        self.warmups: tuple[int, ...] = (0,) * len(self.columns) + tuple(
+            step.spec.lookback(step.options) - 1 for step, exprs in zip(self.steps, per_step) for _ in exprs
+        )
         self._kernels = all(step.spec.latest is not None for step in self.steps)
         self._n = len(self.columns)
         probe = self.latest(np.zeros((1, len(self._frame_schema))))

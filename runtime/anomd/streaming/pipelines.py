@@ -6,8 +6,10 @@ A stream created with nothing but its id gets a pipeline chosen by its first poi
   series, and their anomalies are surprises *for the moment they happen*: a spike, a level
   shift, a flat afternoon where there is usually a ramp, a slow drift of the recent mean. The
   features are the value, its seasonal residual (against the median of the same phase in the
-  last 3 cycles, the period found from the data) and its mean over the last 16 points; the
-  ``surprise`` detector scores each against its own last 1,000 values and learns every point;
+  last 3 cycles, the period found from the data) and its means over the last 4, 16 and 64
+  points; the ``surprise`` detector scores each against its own last 1,000 values (a feature
+  still partial at the stream's start, such as a 64-point mean of three points, is left out
+  until it is whole) and learns every point;
   the ``episode`` post-processor publishes ``-log10(p) / 10`` once per incident. The score means
   the same on every stream: 0.2 is "one in a hundred", 0.3 "one in a thousand". Why each part is
   there, and what it scores on NAB and elsewhere: docs/timeseries.md.
@@ -44,7 +46,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # than the window (and refits that cost more) for rhythms rarely that long.
         "transforms": [
             {"transform": "seasonal", "cycles": 3, "tolerance": 1, "max_period": 500},
-            {"transform": "rolling", "windows": [16], "stats": ["mean"]},
+            # Recent means at three time scales, a factor 4 apart around 16 points: a shift
+            # that lasts a few points, an hour or an afternoon (docs/timeseries.md).
+            {"transform": "rolling", "windows": [4, 16, 64], "stats": ["mean"]},
         ],
         "postprocessor": {"postprocessor": "episode"},
     },

@@ -134,6 +134,11 @@ def fit_window(job: FitJob, rows: np.ndarray, version: int) -> LiveModel:
     tell_inputs = getattr(detector, "set_inputs", None)
     if tell_inputs is not None:  # optional: which features are the stream's own (the rest derived)
         tell_inputs(len(job.columns))
+    tell_warmup = getattr(detector, "set_warmup", None)
+    if tell_warmup is not None:  # optional: which rows' features are partial (see FeaturePlan.warmups)
+        # The window keeps lookback - 1 rows before its newest window_size, so while it is not
+        # full its first row is the series' first, and once it is, X begins past every warm-up.
+        tell_warmup(plan.warmups, len(rows) - X.shape[0])
     try:
         detector.fit(X)
     except FIT_ERRORS as exc:
