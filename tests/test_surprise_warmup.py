@@ -82,7 +82,7 @@ def test_rows_learned_during_the_warm_up_are_left_out_then_counted() -> None:
 def test_a_model_pickled_before_the_warm_up_existed_treats_every_row_as_whole() -> None:
     X = np.random.default_rng(2).normal(size=(100, 2))
     detector = _detector(None, X)
-    state = {k: v for k, v in detector.__dict__.items() if k not in ("warmup_", "first_", "row_", "warm_end_")}
+    state = {k: v for k, v in detector.__dict__.items() if k not in ("warmup_", "row_", "warm_end_")}
     old = SurpriseDetector.__new__(SurpriseDetector)
     old.__setstate__(state)
     assert old.warmup_ is None and old.warm_end_ == 0

@@ -131,13 +131,14 @@ class TailWindow:
             return
         head = self.head
         old = ring[head]
+        after = head + 1 if head + 1 < n else 0  # the next oldest, once ``old`` is out
         self.steps += abs(v - ring[head - 1])
-        self.steps -= abs((ring[head + 1] if head + 1 < n else ring[0] if n > 1 else v) - old)
+        self.steps -= abs((ring[after] if n > 1 else v) - old)
         ring[head] = v
         bisect.insort(self.order, v)
         del self.order[bisect.bisect_left(self.order, old)]
-        self.head = head = head + 1 if head + 1 < n else 0
-        if head == 0:  # once a lap, the sum afresh, so that rounding cannot accumulate
+        self.head = after
+        if after == 0:  # once a lap, the sum afresh, so that rounding cannot accumulate
             self.steps = _sum_of_steps(ring)
 
 

@@ -86,15 +86,14 @@ class SurpriseDetector:
         self.histories_: list[LongRunExtremes] | None = None
         self.inputs_: int | None = None
         self.warmup_: tuple[int, ...] | None = None  # per feature: the series' rows it is partial for
-        self.first_ = 0  # the series' index of the first row fitted
-        self.row_ = 0  # the series' index of the next row to learn
+        self.row_ = 0  # the series' index of the next row to take in (before a fit: the first fitted)
         self.warm_end_ = 0  # from this row on, every feature is whole
 
     def __setstate__(self, state: dict) -> None:
         # A model pickled before the long-run history (or the warm-up) existed judges records on
         # its reference (and every row as whole).
-        self.__dict__.update({"histories_": None, "inputs_": None, "warmup_": None, "first_": 0,
-                              "row_": 0, "warm_end_": 0, **state})
+        self.__dict__.update({"histories_": None, "inputs_": None, "warmup_": None, "row_": 0,
+                              "warm_end_": 0, **state})
 
     def set_inputs(self, count: int) -> None:
         """Says that the first ``count`` features are the stream's own values and the rest are
@@ -119,7 +118,7 @@ class SurpriseDetector:
         score from 68.9 to 69.6 (docs/timeseries.md).
         """
         self.warmup_ = tuple(rows)
-        self.first_ = first
+        self.row_ = first
         self.warm_end_ = max(self.warmup_, default=0)
 
     def _skipped(self, j: int, row: int) -> int:
@@ -131,14 +130,14 @@ class SurpriseDetector:
         capacity = p.reference or max(X.shape[0], p.min_reference)
         own = (self.inputs_ or 0) if p.step_floor else 0
         floors = [(p.flat_floor, p.step_floor) if j < own else (p.tail_floor, 0.0) for j in range(X.shape[1])]
-        columns = [X[self._skipped(j, self.first_) :, j] for j in range(X.shape[1])]
+        columns = [X[self._skipped(j, self.row_) :, j] for j in range(X.shape[1])]
         self.windows_ = [TailWindow.of(column, capacity, p.tail_points, floor, p.min_reference, step)
                          for column, (floor, step) in zip(columns, floors)]
         self.histories_ = [
             LongRunExtremes.of(column, p.long_reference, _LONG_BLOCK, _LONG_EXTREMES) for column in columns
         ] if p.long_reference else None
         self.correction_ = math.log(X.shape[1])
-        self.row_ = self.first_ + X.shape[0]
+        self.row_ += X.shape[0]
         self.training_scores_ = self._in_sample(X[-capacity:], self.row_ - min(capacity, X.shape[0]))
         return self
 
@@ -176,7 +175,7 @@ class SurpriseDetector:
 
     def _whole(self, row: int) -> list[bool]:
         """Which features are whole at the series' row ``row``."""
-        return [row >= warm for warm in self.warmup_ or ()] or [True] * len(self.windows_)
+        return [row >= warm for warm in self.warmup_ or ()]
 
     def score_row(self, row: Sequence[float]) -> float:
         features = zip(self.windows_, self._histories(), row)
@@ -208,9 +207,9 @@ class SurpriseDetector:
         """Each row scored, then learned, in order (a stream's batch)."""
         out = np.empty(X.shape[0])
         warm = min(X.shape[0], max(0, self.warm_end_ - self.row_))
-        for i in range(warm):  # rows with a partial feature: one by one, with the checks
-            out[i] = self.score_row(X[i].tolist())
-            self.learn_row(X[i].tolist())
+        for i, row in enumerate(X[:warm].tolist()):  # rows with a partial feature: with the checks
+            out[i] = self.score_row(row)
+            self.learn_row(row)
         features, correction = list(zip(self.windows_, self._histories())), self.correction_
         for i, row in enumerate(X[warm:].tolist(), start=warm):
             out[i] = max(_surprise(w, h, v) for (w, h), v in zip(features, row)) - correction
